@@ -1,0 +1,64 @@
+"""Gluon datasets and loaders over image paths and target arrays (no copying)."""
+import numpy as np
+from mxnet import gluon
+
+from .images import decode_image
+
+
+def sample_seed(seed, epoch, index):
+    """A per-sample seed from (run seed, epoch, index): the same on every worker."""
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+
+
+class ImageDataset(gluon.data.Dataset):
+    """``(transformed uint8 image, target)`` pairs for a list of image paths.
+
+    Keys may be an index or ``(index, seed)``; the seed drives the random transform.
+    """
+
+    def __init__(self, images, targets, transform, decode_side=None):
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        self.images, self.targets = list(images), np.asarray(targets, dtype=np.float32)
+        self.transform, self.decode_side = transform, decode_side
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, index_seed(key))
+        img = decode_image(self.images[index], self.decode_side)
+        return self.transform(img, np.random.default_rng(seed)), self.targets[index]
+
+
+def index_seed(index):
+    return sample_seed(0, 0, index)
+
+
+class SeededShuffleSampler(gluon.data.Sampler):
+    """Shuffles with a permutation drawn from (seed, epoch); yields ``(index, seed)``.
+
+    Call ``set_epoch`` before iterating: epoch k then always sees the same order and
+    the same augmentation, which is what makes ``--resume`` exact.
+    """
+
+    def __init__(self, length, seed):
+        self.length, self.seed, self.epoch = length, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.length)
+        return iter([(int(i), sample_seed(self.seed, self.epoch, int(i))) for i in order])
+
+    def __len__(self):
+        return self.length
+
+
+def make_loader(dataset, batch_size, workers, sampler=None, thread_pool=False):
+    """A DataLoader that keeps the last partial batch (every sample is used)."""
+    sampler = sampler or gluon.data.SequentialSampler(len(dataset))
+    batches = gluon.data.BatchSampler(sampler, batch_size, last_batch="keep")
+    return gluon.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
+                                 thread_pool=thread_pool)

@@ -1,0 +1,130 @@
+"""Readers and writers for the FashionAI CSV formats.
+
+``Annotations/label.csv``  rows ``Images/<task>/<file>.jpg,<task>,<ynm>``
+``Tests/question.csv``     rows ``Images/<task>/<file>.jpg,<task>,?``
+submission                 rows ``Images/<task>/<file>.jpg,<task>,p1;p2;...``
+
+Image paths in a CSV are relative to the folder that holds the CSV's folder
+(``base/Annotations/label.csv`` -> ``base/``), as in the distributed archives.
+"""
+import csv
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataFormatError
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One labelled image: where it is, its task and its ``y/m/n`` string."""
+    image: str      # absolute path
+    rel_path: str   # as written in the CSV (the key used in submissions)
+    task: str
+    ynm: str
+    source: str     # "file:line" for error messages
+
+    @property
+    def label(self):
+        return self.ynm.index("y")
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    image: str
+    rel_path: str
+    task: str
+
+
+def csv_root(csv_path):
+    """The folder image paths in ``csv_path`` are relative to."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(csv_path)))
+
+
+def _rows(path):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: file not found")
+    with open(path, newline="", encoding="utf-8") as f:
+        for line_no, row in enumerate(csv.reader(f), start=1):
+            if not row or all(not c.strip() for c in row):
+                continue
+            yield line_no, [c.strip() for c in row]
+
+
+def check_ynm(ynm, path, line_no):
+    if not ynm or set(ynm) - set("ynm") or ynm.count("y") != 1:
+        raise DataFormatError(path, line_no, "a label string of y/m/n with exactly one 'y'", ynm)
+
+
+def read_label_file(path, tasks=None):
+    """All rows of a label.csv (or answers file), optionally only those of ``tasks``."""
+    root, rows, lengths = csv_root(path), [], {}
+    for line_no, row in _rows(path):
+        if len(row) != 3:
+            raise DataFormatError(path, line_no, "3 columns: image path, task, y/m/n string", ",".join(row))
+        rel, task, ynm = row
+        check_ynm(ynm, path, line_no)
+        expected = lengths.setdefault(task, len(ynm))
+        if len(ynm) != expected:
+            raise DataFormatError(path, line_no, f"{expected} values for task {task} (as in its first row)", ynm)
+        if tasks is None or task in tasks:
+            rows.append(LabelRow(os.path.join(root, rel), rel, task, ynm, f"{path}:{line_no}"))
+    return rows
+
+
+def read_label_files(paths, task=None):
+    """Rows of several label files (e.g. base + warm-up) for one task; duplicates rejected."""
+    rows, seen = [], {}
+    for path in paths:
+        for r in read_label_file(path, None if task is None else {task}):
+            if r.image in seen:
+                raise DataFormatError(path, int(r.source.rsplit(":", 1)[1]),
+                                      f"each image once (already at {seen[r.image]})", r.rel_path)
+            seen[r.image] = r.source
+            rows.append(r)
+    if rows and len({len(r.ynm) for r in rows}) != 1:
+        raise DataFormatError(paths[0], None, f"the same number of values for task {task} in every file")
+    return rows
+
+
+def read_question_file(path, tasks=None):
+    """Rows of a question.csv, in file order."""
+    root, rows = csv_root(path), []
+    for line_no, row in _rows(path):
+        if len(row) != 3 or row[2] != "?":
+            raise DataFormatError(path, line_no, "3 columns: image path, task, '?'", ",".join(row))
+        if tasks is None or row[1] in tasks:
+            rows.append(QuestionRow(os.path.join(root, row[0]), row[0], row[1]))
+    return rows
+
+
+def format_probs(probs):
+    return ";".join(f"{p:.6f}" for p in probs)
+
+
+def write_predictions(path, rows, probs):
+    """Write ``path,task,p1;p2;...`` rows (the official submission row format)."""
+    probs = np.asarray(probs)
+    if len(rows) != len(probs):
+        raise ValueError(f"{len(rows)} rows but {len(probs)} probability vectors")
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        for r, p in zip(rows, probs):
+            writer.writerow([r.rel_path, r.task, format_probs(p)])
+    os.replace(tmp, path)
+
+
+def read_predictions(path):
+    """Rows of a per-task or merged submission: list of (rel_path, task, probs, line)."""
+    out = []
+    for line_no, row in _rows(path):
+        if len(row) != 3:
+            raise DataFormatError(path, line_no, "3 columns: image path, task, p1;p2;...", ",".join(row))
+        try:
+            probs = np.array([float(x) for x in row[2].split(";")], dtype=np.float64)
+        except ValueError:
+            raise DataFormatError(path, line_no, "probabilities as numbers joined by ';'", row[2]) from None
+        out.append((row[0], row[1], probs, line_no))
+    return out

@@ -1,0 +1,38 @@
+"""Batched inference with test-time augmentation stacked into the batch."""
+import numpy as np
+from mxnet import gluon, nd
+from tqdm import tqdm
+
+from .data.dataset import ImageDataset, make_loader
+
+
+def forward_probs(net, batch, ctx, activation):
+    """Probabilities for one uint8 batch ``(B, H, W, 3)`` or ``(B, crops, H, W, 3)``.
+
+    Crops are flattened into the batch so a ten-crop batch is one forward pass;
+    the crops' probabilities are averaged. Returns an NDArray (B, C) on ctx[0].
+    """
+    n_crops = batch.shape[1] if batch.ndim == 5 else 1
+    flat = batch.reshape((-1,) + batch.shape[-3:])
+    parts = gluon.utils.split_and_load(flat, ctx, even_split=False) if len(ctx) > 1 else [flat.as_in_context(ctx[0])]
+    probs = nd.concat(*[activation(net(x)).as_in_context(ctx[0]) for x in parts], dim=0)
+    return probs.reshape((-1, n_crops, probs.shape[-1])).mean(axis=1)
+
+
+def predict_probs(net, images, transform, ctx, activation, batch_size=64, workers=2,
+                  desc="predict", progress=True, decode_side=None):
+    """Probabilities (N, C) for image paths, in order, with ``transform``'s crops."""
+    dataset = ImageDataset(images, np.zeros(len(images)), transform, decode_side)
+    loader = make_loader(dataset, batch_size, workers)
+    outputs = []
+    with tqdm(total=len(images), desc=desc, unit="img", disable=not progress, leave=False) as bar:
+        for batch, _ in loader:
+            outputs.append(forward_probs(net, batch, ctx, activation))
+            if len(outputs) > 2:
+                # Back-pressure: MXNet runs asynchronously, so without this wait the
+                # loop would queue every batch of the test set in memory.
+                outputs[-3].wait_to_read()
+            bar.update(batch.shape[0])
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return nd.concat(*outputs, dim=0).asnumpy()   # one host sync at the end

@@ -1,0 +1,33 @@
+"""Plain-text result tables for the terminal and the README."""
+import os
+
+from . import checkpoint
+
+
+def _run_facts(runs_dir, task):
+    """Validation accuracy of the best epoch and total training seconds of a run."""
+    state_path = os.path.join(runs_dir or "", task, "state.json")
+    if not runs_dir or not os.path.exists(state_path):
+        return None, None
+    state = checkpoint.load_json(state_path)
+    seconds = sum(h.get("train_seconds", 0) for h in state["history"])
+    return state["best"]["metrics"].get("val_accuracy"), seconds
+
+
+def fashionai_table(table, runs_dir=None):
+    """Per-task test mAP / BasicPrecision (+ val accuracy and train time from the runs)."""
+    lines = [f"| {'task':<24} | {'n':>4} | {'mAP':>6} | {'BasicPrec':>9} | {'val acc':>7} | {'train s':>7} |",
+             f"|{'-' * 26}|{'-' * 6}:|{'-' * 8}:|{'-' * 11}:|{'-' * 9}:|{'-' * 9}:|"]
+    total_s = 0.0
+    for task in sorted(table):
+        row = table[task]
+        val_acc, seconds = _run_facts(runs_dir, task)
+        total_s += seconds or 0
+        lines.append(f"| {task:<24} | {row['n']:>4} | {row['map']:>6.4f} | {row['basic_precision']:>9.4f} | "
+                     f"{'' if val_acc is None else f'{val_acc:.4f}':>7} | {'' if seconds is None else f'{seconds:.0f}':>7} |")
+    mean_map = sum(r["map"] for r in table.values()) / len(table)
+    mean_bp = sum(r["basic_precision"] for r in table.values()) / len(table)
+    n = sum(r["n"] for r in table.values())
+    lines.append(f"| {'mean':<24} | {n:>4} | {mean_map:>6.4f} | {mean_bp:>9.4f} | {'':>7} | "
+                 f"{(f'{total_s:.0f}' if runs_dir else ''):>7} |")
+    return "\n".join(lines)

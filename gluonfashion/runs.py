@@ -1,0 +1,22 @@
+"""Loading a finished run folder back for prediction or analysis."""
+import os
+
+from . import checkpoint
+from .devices import resolve_devices
+from .models import build_model, hybridize
+
+
+def load_run(run_dir, which="best", devices=None, log=print):
+    """``(net, cfg, record, ctx)`` from ``run_dir``: the network with ``which``.params
+    loaded (``best`` or ``last``), its config, and ``best.json``."""
+    record_path = os.path.join(run_dir, "best.json")
+    if not os.path.exists(record_path):
+        raise FileNotFoundError(f"{run_dir}: no best.json — has this run finished an epoch?")
+    record = checkpoint.load_json(record_path)
+    cfg = dict(record["config"])
+    cfg["pretrained"] = False     # the weights come from the run, not the zoo
+    ctx = resolve_devices(devices or cfg["devices"])
+    n_outputs = len(record["classes"])
+    net = build_model(cfg, n_outputs, ctx, log)
+    net.load_parameters(os.path.join(run_dir, f"{which}.params"), ctx=ctx)
+    return hybridize(net), cfg, record, ctx

@@ -1,0 +1,112 @@
+"""FashionAI flow: label CSVs -> checked images -> split -> training -> per-task predictions."""
+import csv
+import os
+
+import numpy as np
+
+from .. import checkpoint, tasks
+from ..config import output_dir
+from ..data.fashionai import read_label_files, read_question_file, write_predictions
+from ..data.images import check_images
+from ..data.split import load_split, save_split, stratified_split
+from ..engine import TrainData, fit
+from ..losses import soft_targets
+from ..predict import predict_probs
+from ..problems import SingleLabel
+from ..runs import load_run
+from ..transforms import build_eval_transform
+
+
+def label_files(cfg):
+    """The label files a config names; warm-up files are skipped when absent."""
+    root = cfg["data_root"]
+    files = [os.path.join(root, f) for f in cfg["label_files"]]
+    files += [p for p in (os.path.join(root, f) for f in cfg["extra_label_files"]) if os.path.exists(p)]
+    return files
+
+
+def report_image_problems(problems, path, log):
+    """Count and list unusable images before training, and save the full list."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("image", "problem")] + problems)
+    log(f"[data] {len(problems)} images skipped (missing or undecodable), listed in {path}:")
+    for image, reason in problems[:10]:
+        log(f"         {image}: {reason}")
+    if len(problems) > 10:
+        log(f"         ... and {len(problems) - 10} more")
+
+
+def prepare_data(cfg, run_dir, progress=True, log=print):
+    """Rows of the configured task, image check, soft targets and the saved split."""
+    task = cfg["task"]
+    if not task:
+        raise ValueError("config has no task: set `task:` in the YAML or --set task=<name>")
+    files = label_files(cfg)
+    rows = read_label_files(files, task)
+    if not rows:
+        raise ValueError(f"no rows for task {task!r} in {', '.join(files)}")
+    names = cfg["value_names"] or tasks.value_names(task, len(rows[0].ynm))
+    if len(names) != len(rows[0].ynm):
+        raise ValueError(f"value_names has {len(names)} names but {task} labels have {len(rows[0].ynm)} values")
+    ok, problems = check_images([r.image for r in rows], cfg["image_check"], max(cfg["workers"], 2), progress)
+    if problems:
+        report_image_problems(problems, os.path.join(run_dir, "image_problems.csv"), log)
+        rows = [r for r, good in zip(rows, ok) if good]
+    targets = soft_targets([r.ynm for r in rows], cfg["maybe_share"])
+    keys = [r.rel_path for r in rows]
+    split_path = os.path.join(run_dir, "split.json")
+    if os.path.exists(split_path):
+        train_idx, val_idx = _indices_of(load_split(split_path), keys, split_path)
+    else:
+        train_idx, val_idx = stratified_split([r.label for r in rows], cfg["val_fraction"], cfg["seed"])
+        save_split(split_path, [keys[i] for i in train_idx], [keys[i] for i in val_idx],
+                   seed=cfg["seed"], val_fraction=cfg["val_fraction"], files=files)
+    info = {"label_files": files, "rows": len(rows) + len(problems), "skipped_images": len(problems),
+            "train": len(train_idx), "val": len(val_idx)}
+    return TrainData([rows[i].image for i in train_idx], targets[train_idx],
+                     [rows[i].image for i in val_idx], targets[val_idx], names, info)
+
+
+def _indices_of(split, keys, path):
+    position = {k: i for i, k in enumerate(keys)}
+    missing = [k for k in split["train"] + split["val"] if k not in position]
+    if missing:
+        raise ValueError(f"{path}: {len(missing)} images of the saved split are not in the data "
+                         f"(e.g. {missing[0]}); use --fresh with a new output_dir to re-split")
+    return (np.array([position[k] for k in split["train"]], dtype=np.int64),
+            np.array([position[k] for k in split["val"]], dtype=np.int64))
+
+
+def train(cfg, resume=False, fresh=False, progress=True, log=print):
+    """Train one FashionAI task; returns ``(run_dir, best record)``."""
+    run_dir = output_dir(cfg)
+    os.makedirs(run_dir, exist_ok=True)
+    if fresh and os.path.exists(os.path.join(run_dir, "split.json")):
+        os.remove(os.path.join(run_dir, "split.json"))
+    data = prepare_data(cfg, run_dir, progress, log)
+    best = fit(cfg, data, SingleLabel(len(data.class_names)), run_dir, resume, fresh, progress, log)
+    return run_dir, best
+
+
+def predict(run_dir, question_file=None, tta=None, out_dir=None, devices=None,
+            progress=True, log=print):
+    """Write ``<out_dir>/<task>.csv`` for the task's rows of the question file."""
+    net, cfg, record, ctx = load_run(run_dir, devices=devices, log=log)
+    task = cfg["task"]
+    question_file = question_file or os.path.join(cfg["data_root"], cfg["question_file"])
+    rows = read_question_file(question_file, {task})
+    if not rows:
+        raise ValueError(f"{question_file}: no rows for task {task}")
+    tta = tta or cfg["tta"]
+    transform = build_eval_transform(cfg, tta)
+    batch = max(1, cfg["batch_size"] * len(ctx) // transform.n_crops)
+    probs = predict_probs(net, [r.image for r in rows], transform, ctx, SingleLabel.activation,
+                          batch, cfg["workers"], f"predict {task} ({tta})", progress)
+    out_dir = out_dir or cfg["submission_dir"]
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"{task}.csv")
+    write_predictions(path, rows, probs)
+    checkpoint.save_json(os.path.join(run_dir, "predict.json"),
+                         {"question_file": question_file, "tta": tta, "rows": len(rows), "output": path})
+    log(f"[predict] {task}: {len(rows)} rows, tta={tta} -> {path}")
+    return path

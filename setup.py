@@ -1,0 +1,35 @@
+"""gluonfashion: an MXNet Gluon starter kit for fashion attribute recognition."""
+from setuptools import find_packages, setup
+
+# MXNet comes in one flavour per machine (CPU or CUDA 11.2), never both: it is an
+# extra, chosen by scripts/setup_env.sh. The other pins make MXNet 1.9.1 and
+# GluonCV 0.10.5 import together on Python 3.11 (MXNet 1.9.1 still uses np.bool).
+CORE = [
+    "numpy>=1.21,<1.24",
+    "gluoncv==0.10.5.post0",
+    "opencv-python>=4.5,<4.9",
+    "Pillow>=9",
+    "pandas>=1.3,<2.2",
+    "matplotlib>=3.5,<3.9",
+    "scipy>=1.7,<1.12",
+    "PyYAML>=5.4",
+    "tqdm>=4.60",
+    "scikit-learn>=1.0,<1.8",
+    "psutil>=5.8",
+]
+
+setup(
+    name="gluonfashion",
+    version="0.1.0",
+    description="MXNet Gluon starter kit and tutorial for fashion attribute recognition",
+    packages=find_packages(include=["gluonfashion", "gluonfashion.*"]),
+    python_requires=">=3.8",
+    install_requires=CORE,
+    extras_require={
+        "cpu": ["mxnet==1.9.1"],
+        "cu112": ["mxnet-cu112==1.9.1"],
+        "test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"],
+        "tutorial": ["jupyter", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"],
+    },
+    entry_points={"console_scripts": ["gluonfashion=gluonfashion.cli:main"]},
+)
