@@ -22,49 +22,87 @@ def _progress_args(p):
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _workflow(cfg):
+    from .workflows import fashionai, jd
+    return jd if cfg["family"] == "jd" else fashionai
+
+
+def _load(args):
+    from .config import load_config
+    return load_config(args.config, args.overrides, args.profile)
+
+
 def cmd_demo_data(args):
-    from .data.demo_fashionai import generate_fashionai_demo
-    out = os.path.join(args.out, "fashionai")
-    summary = generate_fashionai_demo(out, train_per_value=args.train_per_value,
-                                      test_per_value=args.test_per_value, image_size=args.image_size,
-                                      seed=args.seed, progress=not args.quiet)
-    print(f"[demo-data] FashionAI demo: {summary['train']} train / {summary['test']} test images -> {out}")
+    if args.family in ("fashionai", "all"):
+        from .data.demo_fashionai import generate_fashionai_demo
+        out = os.path.join(args.out, "fashionai")
+        s = generate_fashionai_demo(out, train_per_value=args.train_per_value,
+                                    test_per_value=args.test_per_value, image_size=args.image_size,
+                                    seed=args.seed, progress=not args.quiet)
+        print(f"[demo-data] FashionAI: {s['train']} train / {s['test']} test images -> {out}")
+    if args.family in ("jd", "all"):
+        from .data.demo_jd import generate_jd_demo
+        out = os.path.join(args.out, "jd")
+        s = generate_jd_demo(out, n_train=args.jd_train, n_test=args.jd_test, image_size=args.image_size,
+                             seed=args.seed, progress=not args.quiet)
+        print(f"[demo-data] JD: {args.jd_train} train / {args.jd_test} test images -> {out} "
+              f"(images to fetch with `gluonfashion download`)")
+
+
+def cmd_download(args):
+    from .workflows import jd
+    report = jd.download(_load(args), progress=not args.quiet)
+    if report.failed and args.strict:
+        raise RuntimeError(f"{len(report.failed)} images failed to download")
 
 
 def cmd_train(args):
-    from .config import load_config
-    from .workflows import fashionai
-    cfg = load_config(args.config, args.overrides, args.profile)
-    run_dir, best = fashionai.train(cfg, args.resume, args.fresh, not args.quiet)
-    metric = best["metrics"].get("val_map")
-    shown = f"val mAP {metric:.4f}" if metric is not None else ""
-    print(f"[train] best epoch {best['epoch']} {shown} -> {run_dir}")
+    cfg = _load(args)
+    run_dir, best = _workflow(cfg).train(cfg, args.resume, args.fresh, not args.quiet)
+    shown = ", ".join(f"{k[4:]} {v:.4f}" for k, v in best["metrics"].items() if k.startswith("val_"))
+    print(f"[train] best epoch {best['epoch']} ({shown}) -> {run_dir}")
 
 
 def cmd_predict(args):
-    from .config import load_config, output_dir
-    from .workflows import fashionai
-    run_dir = args.run or output_dir(load_config(args.config, args.overrides, args.profile))
-    fashionai.predict(run_dir, args.question, args.tta, args.out, progress=not args.quiet)
+    from .config import output_dir
+    cfg = _load(args) if args.config or not args.run else None
+    run_dir = args.run or output_dir(cfg)
+    if cfg is None:
+        from . import checkpoint
+        cfg = checkpoint.load_json(os.path.join(run_dir, "best.json"))["config"]
+    if cfg["family"] == "jd":
+        _workflow(cfg).predict(run_dir, args.out, args.tta, progress=not args.quiet)
+    else:
+        _workflow(cfg).predict(run_dir, args.question, args.tta, args.out, progress=not args.quiet)
 
 
 def cmd_merge(args):
     from .submission import merge
-    question = args.question or _question_from_config(args)
+    question = args.question
+    if not question:
+        cfg = _load(args)
+        question = os.path.join(cfg["data_root"], cfg["question_file"])
     merge(question, args.pred_dir, args.out)
 
 
-def _question_from_config(args):
-    from .config import load_config
-    cfg = load_config(args.config, args.overrides, args.profile)
-    return os.path.join(cfg["data_root"], cfg["question_file"])
-
-
 def cmd_evaluate(args):
-    from .report import fashionai_table
+    from .report import fashionai_table, jd_table
+    cfg = _load(args) if args.config else None
+    answers = args.answers or (cfg and cfg["answers_file"] and os.path.join(cfg["data_root"], cfg["answers_file"]))
+    if not answers:
+        raise ValueError("no answers file: pass --answers or a config with answers_file")
+    if cfg is not None and cfg["family"] == "jd":
+        from .config import output_dir
+        from .workflows import jd
+        probs = args.submission or os.path.join(cfg["submission_dir"], "jd_test_probs.csv")
+        result = jd.evaluate(probs, answers, os.path.join(output_dir(cfg), "thresholds.json"),
+                             cfg["min_positive"], cfg["max_positive"])
+        print(jd_table(result))
+        return
     from .submission import evaluate
-    table = evaluate(args.submission, args.answers)
-    print(fashionai_table(table, args.runs))
+    submission = args.submission or os.path.join(cfg["submission_dir"] if cfg else "submission", "submission.csv")
+    runs = args.runs or (cfg and os.path.dirname(cfg["output_dir"].format(task="x", profile=cfg["profile"], model="")))
+    print(fashionai_table(evaluate(submission, answers), runs))
 
 
 def build_parser():
@@ -72,13 +110,22 @@ def build_parser():
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     p = verbs.add_parser("demo-data", help="generate the embedded demo datasets")
-    p.add_argument("--out", default="data/demo", help="folder for fashionai/ (and jd/)")
+    p.add_argument("--out", default="data/demo", help="folder for fashionai/ and jd/")
+    p.add_argument("--family", choices=["fashionai", "jd", "all"], default="all")
+    p.add_argument("--jd-train", type=int, default=1200)
+    p.add_argument("--jd-test", type=int, default=300)
     p.add_argument("--train-per-value", type=int, default=40)
     p.add_argument("--test-per-value", type=int, default=12)
     p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     _progress_args(p)
     p.set_defaults(func=cmd_demo_data)
+
+    p = verbs.add_parser("download", help="fetch the images of a JD-style train.txt/test.txt")
+    _config_args(p)
+    p.add_argument("--strict", action="store_true", help="exit with an error when any image failed")
+    _progress_args(p)
+    p.set_defaults(func=cmd_download)
 
     p = verbs.add_parser("train", help="train one task from its config")
     _config_args(p)
@@ -93,7 +140,7 @@ def build_parser():
     p.add_argument("--run", help="run folder (default: the config's output_dir)")
     p.add_argument("--question", help="question.csv (default: from the run's config)")
     p.add_argument("--tta", choices=["none", "flip", "ten_crop"], help="default: from the config")
-    p.add_argument("--out", help="folder for <task>.csv (default: submission/)")
+    p.add_argument("--out", help="folder for the prediction files (default: submission/)")
     _progress_args(p)
     p.set_defaults(func=cmd_predict)
 
@@ -104,10 +151,11 @@ def build_parser():
     p.add_argument("--out", default="submission/submission.csv")
     p.set_defaults(func=cmd_merge)
 
-    p = verbs.add_parser("evaluate", help="score a submission against answers (per-task table)")
-    p.add_argument("--submission", default="submission/submission.csv")
-    p.add_argument("--answers", required=True, help="answers CSV in label.csv format")
-    p.add_argument("--runs", help="runs folder, to add validation accuracy and train time per task")
+    p = verbs.add_parser("evaluate", help="score predictions against answers (per-task/per-style table)")
+    _config_args(p)
+    p.add_argument("--submission", help="FashionAI: merged submission; JD: probabilities file")
+    p.add_argument("--answers", help="answers file (default: the config's answers_file)")
+    p.add_argument("--runs", help="FashionAI runs folder, for validation accuracy and train time")
     p.set_defaults(func=cmd_evaluate)
     return parser
 

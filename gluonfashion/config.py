@@ -56,6 +56,22 @@ DEFAULTS = {
     "lr_factor": 0.75,
     "warmup_epochs": 0,             # linear warm-up from 0 to lr
     "maybe_share": 0.0,             # soft-target weight of an `m` value (0 = ignore m)
+    # --- multi-label (JD) ---
+    "train_file": "train.txt",      # id,url,labels (JD family), relative to data_root
+    "test_file": "test.txt",        # id,url
+    "images_dir": "images",         # where `download` puts <id>.jpg, relative to data_root
+    "loss": "bce",                  # bce | wbce | focal | cost_sensitive
+    "wbce_alpha": 1.5,              # weighted BCE: label weight alpha ** -log(n_label)
+    "focal_gamma": 2.0,
+    "fn_weight": 5.0,               # cost-sensitive: false-negative weight of rare labels
+    "rare_frequency": 0.05,         # a label rarer than this share counts as rare
+    "rare_repeat": 1,               # repeat samples carrying a rare label this many times
+    "frequent_keep": 1.0,           # keep this share of samples whose labels are all frequent
+    "folds": 0,                     # K for k-fold (0 = one split by val_fraction)
+    "fold": 0,                      # which fold is the validation part
+    "min_positive": 1,              # post-processing: at least this many styles per image
+    "max_positive": 5,              # ... and at most this many
+    "download_workers": 16,
     # --- running ---
     "devices": "auto",              # auto (all GPUs, else CPU) | cpu | list of GPU ids
     "workers": 4,                   # DataLoader worker processes
@@ -132,7 +148,8 @@ def validate(cfg):
     """Check value ranges that would otherwise fail deep inside training."""
     choices = {"family": ("fashionai", "jd"), "head": ("dense", "fc_bn"),
                "optimizer": ("sgd", "nag", "adam"), "lr_schedule": ("step", "cosine"),
-               "tta": ("none", "flip", "ten_crop"), "image_check": ("decode", "header", "none")}
+               "tta": ("none", "flip", "ten_crop"),
+               "loss": ("bce", "wbce", "focal", "cost_sensitive"), "image_check": ("decode", "header", "none")}
     for key, allowed in choices.items():
         if cfg[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {cfg[key]!r}")
@@ -143,15 +160,19 @@ def validate(cfg):
         raise ConfigError(f"val_fraction must be in [0, 1); got {cfg['val_fraction']!r}")
     if not 0.0 <= float(cfg["maybe_share"]) <= 1.0:
         raise ConfigError(f"maybe_share must be in [0, 1]; got {cfg['maybe_share']!r}")
+    if cfg["folds"] and not 0 <= cfg["fold"] < cfg["folds"]:
+        raise ConfigError(f"fold must be in [0, folds); got fold={cfg['fold']} folds={cfg['folds']}")
     if cfg["resize_short"] < cfg["image_size"]:
         raise ConfigError("resize_short must be >= image_size (centre crop after resize)")
     return cfg
 
 
 def output_dir(cfg):
-    """The run folder, with ``{task}``/``{profile}``/``{model}`` filled in."""
-    return cfg["output_dir"].format(task=cfg["task"] or cfg["family"], profile=cfg["profile"],
+    """The run folder, with ``{task}``/``{profile}``/``{model}`` filled in; k-fold runs
+    get one sub-folder per fold (``fold0``, ``fold1``, ...)."""
+    path = cfg["output_dir"].format(task=cfg["task"] or cfg["family"], profile=cfg["profile"],
                                     model=cfg["model"])
+    return os.path.join(path, f"fold{cfg['fold']}") if cfg["folds"] else path
 
 
 def save_config(cfg, path):

@@ -31,3 +31,16 @@ def fashionai_table(table, runs_dir=None):
     lines.append(f"| {'mean':<24} | {n:>4} | {mean_map:>6.4f} | {mean_bp:>9.4f} | {'':>7} | "
                  f"{(f'{total_s:.0f}' if runs_dir else ''):>7} |")
     return "\n".join(lines)
+
+
+def jd_table(result):
+    """Per-style F2 with searched thresholds vs a fixed 0.5, their means and the gain."""
+    lines = [f"| {'style':<16} | {'pos':>4} | {'thr':>5} | {'F2 @0.5':>7} | {'F2 tuned':>8} |",
+             f"|{'-' * 18}|{'-' * 6}:|{'-' * 7}:|{'-' * 9}:|{'-' * 10}:|"]
+    for name, n, t, fixed, tuned in zip(result["styles"], result["support"], result["thresholds"],
+                                        result["f2_fixed"], result["f2_tuned"]):
+        lines.append(f"| {name:<16} | {int(n):>4} | {t:>5.3f} | {fixed:>7.4f} | {tuned:>8.4f} |")
+    fixed, tuned = float(result["f2_fixed"].mean()), float(result["f2_tuned"].mean())
+    lines.append(f"| {'mean F2':<16} | {int(sum(result['support'])):>4} | {'':>5} | {fixed:>7.4f} | {tuned:>8.4f} |")
+    lines.append(f"threshold search gain over 0.5: {tuned - fixed:+.4f} mean F2")
+    return "\n".join(lines)
