@@ -1,59 +1,87 @@
 #!/usr/bin/env bash
-# One command, end to end: set up, (generate demo data,) train every FashionAI task,
-# predict the test questions, merge and check the submission, score it when answers exist.
+# One command, end to end: set up the environment, then for each task family
+#   FashionAI: train every attribute task, predict the questions, merge and check the
+#              submission (submission/submission.csv), score it when answers exist;
+#   JD:        download the images, train one network for the 13 styles, search per-style
+#              thresholds, write submission/jd_submission.csv, score it when answers exist.
+# Real data under data/fashionai/ or data/jd/ selects the full profile; otherwise the
+# embedded demo data is generated and the demo profile runs (2-core CPU, ~15 minutes).
 #
-#   bash benchmark.sh                  # full profile if data/fashionai/ exists, else demo
-#   bash benchmark.sh --profile demo   # force a profile
+#   bash benchmark.sh                      # both families, profile picked per family
+#   bash benchmark.sh --family fashionai   # or jd
+#   bash benchmark.sh --profile demo       # force a profile
 #   bash benchmark.sh --tasks "skirt_length_labels pant_length_labels"
-#   MXNET_VARIANT=cu112 bash benchmark.sh   # GPU build of MXNet (default: auto-detect)
+#   MXNET_VARIANT=cu112 bash benchmark.sh  # CUDA 11.2 build of MXNet (default: auto-detect)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 profile=auto
+family=all
 tasks=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
+    --family) family="$2"; shift 2 ;;
     --tasks) tasks="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 source scripts/setup_env.sh
 set -euo pipefail
-
-if [[ "$profile" == auto ]]; then
-  profile=demo
-  [[ -f data/fashionai/base/Annotations/label.csv ]] && profile=full
-fi
-echo "[benchmark] profile: $profile"
 start=$(date +%s)
+log() { echo "[benchmark $(( $(date +%s) - start ))s] $*"; }
 
-if [[ "$profile" == demo && ! -f data/demo/fashionai/Annotations/label.csv ]]; then
-  gluonfashion demo-data --out data/demo
-fi
-if [[ -z "$tasks" ]]; then
-  tasks=$(cd configs/fashionai && ls *_labels.yaml | sed 's/\.yaml$//')
-fi
+pick_profile() {   # family, file that marks real data
+  if [[ "$profile" != auto ]]; then echo "$profile"
+  elif [[ -f "$2" ]]; then echo full
+  else echo demo; fi
+}
 
-rm -f submission/*.csv
-for task in $tasks; do
-  cfg="configs/fashionai/$task.yaml"
-  gluonfashion train --config "$cfg" --profile "$profile" --fresh
-  gluonfashion predict --config "$cfg" --profile "$profile"
-done
+fashionai() {
+  local p; p=$(pick_profile fashionai data/fashionai/base/Annotations/label.csv)
+  log "FashionAI, profile $p"
+  if [[ "$p" == demo && ! -f data/demo/fashionai/answers.csv ]]; then
+    gluonfashion demo-data --family fashionai --out data/demo
+  fi
+  local all; all=$(cd configs/fashionai && ls *_labels.yaml | sed 's/\.yaml$//')
+  local run="${tasks:-$all}"
+  rm -f submission/*_labels.csv submission/submission.csv
+  for task in $run; do
+    log "train + predict $task"
+    gluonfashion train --config "configs/fashionai/$task.yaml" --profile "$p" --fresh
+    gluonfashion predict --config "configs/fashionai/$task.yaml" --profile "$p"
+  done
+  local first; first=$(echo $run | cut -d' ' -f1)
+  if [[ $(echo $run | wc -w) -ne $(echo $all | wc -w) ]]; then
+    log "only some tasks ran: no merged submission"; return
+  fi
+  gluonfashion merge --config "configs/fashionai/$first.yaml" --profile "$p" --out submission/submission.csv
+  if [[ "$p" == demo ]]; then
+    gluonfashion evaluate --config "configs/fashionai/$first.yaml" --profile "$p"
+  fi
+}
 
-any_cfg="configs/fashionai/$(echo $tasks | cut -d' ' -f1).yaml"
-if [[ $(echo $tasks | wc -w) -eq $(ls configs/fashionai/*_labels.yaml | wc -l) ]]; then
-  gluonfashion merge --config "$any_cfg" --profile "$profile" --out submission/submission.csv
-else
-  echo "[benchmark] only some tasks ran: skipping the merged submission"
-fi
+jd() {
+  local p; p=$(pick_profile jd data/jd/train.txt)
+  local cfg=configs/jd/styles.yaml
+  log "JD styles, profile $p"
+  if [[ "$p" == demo && ! -f data/demo/jd/answers.txt ]]; then
+    gluonfashion demo-data --family jd --out data/demo
+  fi
+  gluonfashion download --config "$cfg" --profile "$p"
+  gluonfashion train --config "$cfg" --profile "$p" --fresh
+  gluonfashion predict --config "$cfg" --profile "$p"
+  if [[ "$p" == demo ]]; then
+    gluonfashion evaluate --config "$cfg" --profile "$p"
+  fi
+}
 
-answers=""
-[[ "$profile" == demo ]] && answers=data/demo/fashionai/answers.csv
-if [[ -n "$answers" && -f submission/submission.csv ]]; then
-  gluonfashion evaluate --submission submission/submission.csv --answers "$answers" --runs "runs/$profile"
-fi
-echo "[benchmark] finished in $(( $(date +%s) - start )) s"
+case "$family" in
+  fashionai) fashionai ;;
+  jd) jd ;;
+  all) fashionai; jd ;;
+  *) echo "--family must be fashionai, jd or all" >&2; exit 2 ;;
+esac
+log "finished in $(( $(date +%s) - start )) s"

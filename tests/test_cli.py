@@ -1,0 +1,50 @@
+"""CLI smoke tests: the verbs run in-process on tiny data; errors are clear."""
+import os
+import subprocess
+import sys
+
+import yaml
+
+from gluonfashion.cli import main
+
+
+def _task_yaml(tmp_path, tiny_config):
+    """A task config for a task name the kit has never seen, with a profile file."""
+    keep = ("data_root", "model", "pretrained", "allow_random_init", "image_size", "resize_short",
+            "crop_scale", "batch_size", "optimizer", "lr", "lr_schedule", "workers", "devices",
+            "tta", "output_dir", "submission_dir", "answers_file")
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump({k: tiny_config[k] for k in keep}))
+    task = tmp_path / "bar_length.yaml"
+    task.write_text(yaml.safe_dump({"task": "bar_length", "epochs": 2,
+                                    "value_names": ["short", "medium", "long"]}))
+    return str(task)
+
+
+def test_train_predict_merge_evaluate_verbs(tiny_config, tmp_path, capsys):
+    cfg = _task_yaml(tmp_path, tiny_config)
+    common = ["--config", cfg, "--profile", "demo"]
+    assert main(["train", *common, "--quiet"]) == 0
+    assert "best epoch" in capsys.readouterr().out
+    assert main(["train", *common, "--quiet"]) == 2          # existing run, no --resume/--fresh
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", *common, "--resume", "--quiet", "--set", "epochs=3"]) == 0
+    assert main(["predict", *common, "--quiet", "--tta", "ten_crop"]) == 0
+    sub_dir = tiny_config["submission_dir"]
+    assert os.path.exists(os.path.join(sub_dir, "bar_length.csv"))
+    out = os.path.join(sub_dir, "submission.csv")
+    assert main(["merge", *common, "--pred-dir", sub_dir, "--out", out]) == 0
+    assert main(["evaluate", *common, "--submission", out]) == 0
+    table = capsys.readouterr().out
+    assert "bar_length" in table and "mAP" in table
+
+
+def test_bad_override_is_a_clear_error(capsys):
+    assert main(["train", "--set", "optimiser=adam"]) == 2
+    assert "unknown key 'optimiser'" in capsys.readouterr().err
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "gluonfashion", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for verb in ("demo-data", "download", "train", "predict", "merge", "evaluate"):
+        assert verb in out.stdout
