@@ -64,16 +64,17 @@ def cmd_train(args):
 
 
 def cmd_predict(args):
+    from . import checkpoint
     from .config import output_dir
     cfg = _load(args) if args.config or not args.run else None
     run_dir = args.run or output_dir(cfg)
     if cfg is None:
-        from . import checkpoint
         cfg = checkpoint.load_json(os.path.join(run_dir, "best.json"))["config"]
+    out = args.out or cfg["submission_dir"]
     if cfg["family"] == "jd":
-        _workflow(cfg).predict(run_dir, args.out, args.tta, progress=not args.quiet)
+        _workflow(cfg).predict(run_dir, out, args.tta, progress=not args.quiet)
     else:
-        _workflow(cfg).predict(run_dir, args.question, args.tta, args.out, progress=not args.quiet)
+        _workflow(cfg).predict(run_dir, args.question, args.tta, out, progress=not args.quiet)
 
 
 def cmd_merge(args):

@@ -17,7 +17,7 @@ def _run_facts(runs_dir, task):
 def fashionai_table(table, runs_dir=None):
     """Per-task test mAP / BasicPrecision (+ val accuracy and train time from the runs)."""
     lines = [f"| {'task':<24} | {'n':>4} | {'mAP':>6} | {'BasicPrec':>9} | {'val acc':>7} | {'train s':>7} |",
-             f"|{'-' * 26}|{'-' * 6}:|{'-' * 8}:|{'-' * 11}:|{'-' * 9}:|{'-' * 9}:|"]
+             f"|{'-' * 26}|{'-' * 5}:|{'-' * 7}:|{'-' * 10}:|{'-' * 8}:|{'-' * 8}:|"]
     total_s = 0.0
     for task in sorted(table):
         row = table[task]
@@ -36,7 +36,7 @@ def fashionai_table(table, runs_dir=None):
 def jd_table(result):
     """Per-style F2 with searched thresholds vs a fixed 0.5, their means and the gain."""
     lines = [f"| {'style':<16} | {'pos':>4} | {'thr':>5} | {'F2 @0.5':>7} | {'F2 tuned':>8} |",
-             f"|{'-' * 18}|{'-' * 6}:|{'-' * 7}:|{'-' * 9}:|{'-' * 10}:|"]
+             f"|{'-' * 18}|{'-' * 5}:|{'-' * 6}:|{'-' * 8}:|{'-' * 9}:|"]
     for name, n, t, fixed, tuned in zip(result["styles"], result["support"], result["thresholds"],
                                         result["f2_fixed"], result["f2_tuned"]):
         lines.append(f"| {name:<16} | {int(n):>4} | {t:>5.3f} | {fixed:>7.4f} | {tuned:>8.4f} |")
