@@ -48,13 +48,13 @@ _HEAD = ((0.0, 0.065), 0.046, 0.06)                    # centre, half-width, hal
 # Framing of each shot: (centre x, centre y, side of the square in body units).
 _VIEWS = {
     "lower": (0.0, 0.66, 0.80),      # waist to floor: skirts and pants
-    "coat": (0.0, 0.575, 0.99),      # shoulders to floor: coats
-    "upper": (0.0, 0.35, 0.74),      # head to thigh, arms in full: sleeves
+    "coat": (0.0, 0.585, 0.95),      # shoulders to floor: coats
+    "upper": (0.0, 0.38, 0.60),      # chin to thigh, arms in full: sleeves
     "bust": (0.0, 0.18, 0.42),       # head and chest: nothing below the waist shows
     "chest": (0.0, 0.30, 0.17),      # chest close-up: the arms are out of frame
     "neck": (0.0, 0.19, 0.34),       # collar and neck designs
     "lapel": (0.0, 0.215, 0.40),
-    "neckline": (0.0, 0.235, 0.44),
+    "neckline": (0.0, 0.225, 0.38),
     "legs": (0.0, 0.72, 0.64),       # hips to floor: the neck is out of frame
 }
 
@@ -225,7 +225,7 @@ def _paint(rng, size, colour):
     period = rng.uniform(0.05, 0.10) * size
     angle = rng.uniform(0, np.pi)
     sign = -1 if sum(colour) > 380 else 1      # the second shade goes towards mid-grey
-    second = np.clip(np.asarray(colour) + sign * rng.uniform(35, 70), 0, 255).astype(np.uint8)
+    second = np.clip(np.asarray(colour) + sign * rng.uniform(25, 50), 0, 255).astype(np.uint8)
     return Paint(colour, pattern=None if kind == "plain" else (kind, period, angle, second))
 
 
@@ -259,7 +259,7 @@ class _Canvas:
         self._t = self.size / 2 + shift - self._m @ np.array([cx, cy])
         self.img = _background(rng, self.size, background)
         self.draw = ImageDraw.Draw(self.img)
-        self._ring = np.ones((2 * _SS + 1,) * 2, np.uint8)    # outline width: 1 px after downsampling
+        self._ring = np.ones((3 * _SS + 1,) * 2, np.uint8)    # outline: 1.5 px after downsampling
 
     def xy(self, pts):
         return [tuple(p) for p in np.asarray(pts, float) @ self._m.T + self._t]

@@ -152,7 +152,9 @@ class _Garment:
             self.hem = self.waist + rng.uniform(0.0, 0.07)
         # Fit the whole garment (hood to hem, sleeve to sleeve) at a random scale/place.
         height = self.length - self.TOP
-        self.size = canvas * rng.uniform(0.62, 0.95) / height
+        width = 2 * self._sleeve_reach()
+        # The larger extent decides the scale, so wide sleeves never leave the canvas.
+        self.size = canvas * rng.uniform(0.62, 0.95) / max(height, width)
         span_u = (0.5 - self._sleeve_reach(), 0.5 + self._sleeve_reach())
         self.x0 = rng.uniform(-span_u[0] * self.size, canvas - span_u[1] * self.size)
         self.y0 = rng.uniform(-self.TOP * self.size, canvas - self.length * self.size)
