@@ -158,6 +158,12 @@ def build_parser():
     p.add_argument("--answers", help="answers file (default: the config's answers_file)")
     p.add_argument("--runs", help="FashionAI runs folder, for validation accuracy and train time")
     p.set_defaults(func=cmd_evaluate)
+
+    # Verbs whose modules register their own arguments (imports there stay light).
+    from . import bench, ensemble
+    from .data import pack
+    for module in (ensemble, bench, pack):
+        module.register(verbs)
     return parser
 
 

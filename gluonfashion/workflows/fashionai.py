@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import checkpoint, tasks
 from ..config import output_dir
-from ..data.fashionai import read_label_files, read_question_file, write_predictions
+from ..data.fashionai import QuestionRow, read_label_files, read_question_file, write_predictions
 from ..data.images import check_images
 from ..data.split import load_split, save_split, stratified_split
 from ..engine import TrainData, fit
@@ -62,7 +62,8 @@ def prepare_data(cfg, run_dir, progress=True, log=print):
         save_split(split_path, [keys[i] for i in train_idx], [keys[i] for i in val_idx],
                    seed=cfg["seed"], val_fraction=cfg["val_fraction"], files=files)
     info = {"label_files": files, "rows": len(rows) + len(problems), "skipped_images": len(problems),
-            "train": len(train_idx), "val": len(val_idx)}
+            "train": len(train_idx), "val": len(val_idx),
+            "val_rows": [(rows[i].rel_path, rows[i].task, rows[i].ynm) for i in val_idx]}
     return TrainData([rows[i].image for i in train_idx], targets[train_idx],
                      [rows[i].image for i in val_idx], targets[val_idx], names, info)
 
@@ -85,7 +86,26 @@ def train(cfg, resume=False, fresh=False, progress=True, log=print):
         os.remove(os.path.join(run_dir, "split.json"))
     data = prepare_data(cfg, run_dir, progress, log)
     best = fit(cfg, data, SingleLabel(len(data.class_names)), run_dir, resume, fresh, progress, log)
+    if data.val_images:
+        write_val_predictions(run_dir, data, progress, log)
     return run_dir, best
+
+
+def write_val_predictions(run_dir, data, progress=True, log=print):
+    """Validation probabilities of the best checkpoint (with the run's TTA) and the
+    matching truth, next to the checkpoint: the inputs of ensembles and error analysis.
+
+    ``val_probs.csv`` rows ``path,task,p1;p2;...``; ``val_truth.csv`` rows ``path,task,ynm``.
+    """
+    net, cfg, _, ctx = load_run(run_dir, log=log)
+    transform = build_eval_transform(cfg, cfg["tta"])
+    probs = predict_probs(net, data.val_images, transform, ctx, SingleLabel.activation,
+                          max(1, cfg["batch_size"] // transform.n_crops), cfg["workers"], "val probs", progress)
+    rows = [QuestionRow(image, rel, task) for image, (rel, task, _) in zip(data.val_images, data.info["val_rows"])]
+    write_predictions(os.path.join(run_dir, "val_probs.csv"), rows, probs)
+    with open(os.path.join(run_dir, "val_truth.csv"), "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(data.info["val_rows"])
+    return probs
 
 
 def predict(run_dir, question_file=None, tta=None, out_dir=None, devices=None,
@@ -106,6 +126,7 @@ def predict(run_dir, question_file=None, tta=None, out_dir=None, devices=None,
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, f"{task}.csv")
     write_predictions(path, rows, probs)
+    write_predictions(os.path.join(run_dir, "test_probs.csv"), rows, probs)   # kept with the run
     checkpoint.save_json(os.path.join(run_dir, "predict.json"),
                          {"question_file": question_file, "tta": tta, "rows": len(rows), "output": path})
     log(f"[predict] {task}: {len(rows)} rows, tta={tta} -> {path}")

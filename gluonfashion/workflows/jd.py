@@ -127,6 +127,7 @@ def search_and_save_thresholds(run_dir, data, progress=True, log=print):
     tuned = metrics.mean_fbeta(y, metrics.apply_thresholds(probs, thresholds, **bounds))
     fixed = metrics.mean_fbeta(y, metrics.apply_thresholds(probs, 0.5, **bounds))
     write_jd_probabilities(os.path.join(run_dir, "val_probs.csv"), data.info["val_ids"], probs, data.class_names)
+    write_jd_submission(os.path.join(run_dir, "val_truth.csv"), data.info["val_ids"], y)
     checkpoint.save_json(os.path.join(run_dir, "thresholds.json"), {
         "thresholds": thresholds, "classes": data.class_names, "val_mf2_tuned": tuned,
         "val_mf2_fixed_0.5": fixed, "tta": cfg["tta"], **bounds})
@@ -152,6 +153,7 @@ def predict(run_dir, out_dir=None, tta=None, devices=None, progress=True, log=pr
     out_dir = out_dir or cfg["submission_dir"]
     os.makedirs(out_dir, exist_ok=True)
     write_jd_probabilities(os.path.join(out_dir, "jd_test_probs.csv"), ids, probs, record["classes"])
+    write_jd_probabilities(os.path.join(run_dir, "test_probs.csv"), ids, probs, record["classes"])
     sub = os.path.join(out_dir, "jd_submission.csv")
     write_jd_submission(sub, ids, binary)
     log(f"[predict] jd: {len(ids)} images, tta={tta} -> {sub} (+ jd_test_probs.csv)")
