@@ -96,8 +96,8 @@ def cmd_evaluate(args):
         from .config import output_dir
         from .workflows import jd
         probs = args.submission or os.path.join(cfg["submission_dir"], "jd_test_probs.csv")
-        result = jd.evaluate(probs, answers, os.path.join(output_dir(cfg), "thresholds.json"),
-                             cfg["min_positive"], cfg["max_positive"])
+        thresholds = args.thresholds or os.path.join(output_dir(cfg), "thresholds.json")
+        result = jd.evaluate(probs, answers, thresholds, cfg["min_positive"], cfg["max_positive"])
         print(jd_table(result))
         return
     from .submission import evaluate
@@ -157,6 +157,8 @@ def build_parser():
     p.add_argument("--submission", help="FashionAI: merged submission; JD: probabilities file")
     p.add_argument("--answers", help="answers file (default: the config's answers_file)")
     p.add_argument("--runs", help="FashionAI runs folder, for validation accuracy and train time")
+    p.add_argument("--thresholds", help="JD: thresholds.json to apply (default: the run's; "
+                                        "an ensemble writes its own)")
     p.set_defaults(func=cmd_evaluate)
 
     # Verbs whose modules register their own arguments (imports there stay light).
