@@ -11,6 +11,8 @@
 #   bash benchmark.sh --family fashionai   # or jd
 #   bash benchmark.sh --profile demo       # force a profile
 #   bash benchmark.sh --tasks "skirt_length_labels pant_length_labels"
+#   bash benchmark.sh --ensemble           # also train a second, different model per task
+#                                          # and finish with a mean ensemble of the two
 #   MXNET_VARIANT=cu112 bash benchmark.sh  # CUDA 11.2 build of MXNet (default: auto-detect)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,12 +20,14 @@ cd "$(dirname "$0")"
 profile=auto
 family=all
 tasks=""
+ensemble=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --family) family="$2"; shift 2 ;;
     --tasks) tasks="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --ensemble) ensemble=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +36,17 @@ source scripts/setup_env.sh
 set -euo pipefail
 start=$(date +%s)
 log() { echo "[benchmark $(( $(date +%s) - start ))s] $*"; }
+
+# The second model of --ensemble: small and different on the demo, strong on real data.
+variant_model() {
+  if [[ "$1" == demo ]]; then echo "${ENSEMBLE_MODEL:-mobilenetv3_small}"; else echo "${ENSEMBLE_MODEL:-densenet121}"; fi
+}
+
+train_variant() {   # config, profile: the --ensemble partner run, in runs/<profile>/<task>_b
+  local model; model=$(variant_model "$2")
+  gluonfashion train --config "$1" --profile "$2" --fresh --set model="$model" --set "output_dir=runs/$2/{task}_b"
+  gluonfashion predict --config "$1" --profile "$2" --set "output_dir=runs/$2/{task}_b" --out submission/variant_b
+}
 
 pick_profile() {   # family, file that marks real data
   if [[ "$profile" != auto ]]; then echo "$profile"
@@ -52,6 +67,7 @@ fashionai() {
     log "train + predict $task"
     gluonfashion train --config "configs/fashionai/$task.yaml" --profile "$p" --fresh
     gluonfashion predict --config "configs/fashionai/$task.yaml" --profile "$p"
+    if [[ $ensemble == 1 ]]; then train_variant "configs/fashionai/$task.yaml" "$p"; fi
   done
   local first; first=$(echo $run | cut -d' ' -f1)
   if [[ $(echo $run | wc -w) -ne $(echo $all | wc -w) ]]; then
@@ -60,6 +76,15 @@ fashionai() {
   gluonfashion merge --config "configs/fashionai/$first.yaml" --profile "$p" --out submission/submission.csv
   if [[ "$p" == demo ]]; then
     gluonfashion evaluate --config "configs/fashionai/$first.yaml" --profile "$p"
+  fi
+  if [[ $ensemble == 1 ]]; then
+    local runs=(); for task in $run; do runs+=("runs/$p/$task" "runs/$p/${task}_b"); done
+    gluonfashion ensemble --runs "${runs[@]}" --method mean --out submission/ensemble_fashionai
+    if [[ "$p" == demo ]]; then
+      log "ensemble of the two models per task:"
+      gluonfashion evaluate --submission submission/ensemble_fashionai/submission.csv \
+        --answers data/demo/fashionai/answers.csv
+    fi
   fi
 }
 
@@ -75,6 +100,15 @@ jd() {
   gluonfashion predict --config "$cfg" --profile "$p"
   if [[ "$p" == demo ]]; then
     gluonfashion evaluate --config "$cfg" --profile "$p"
+  fi
+  if [[ $ensemble == 1 ]]; then
+    train_variant "$cfg" "$p"
+    gluonfashion ensemble --runs "runs/$p/jd_styles" "runs/$p/jd_styles_b" --method mean --out submission/ensemble_jd
+    if [[ "$p" == demo ]]; then
+      log "ensemble of the two JD models:"
+      gluonfashion evaluate --config "$cfg" --profile "$p" --submission submission/ensemble_jd/jd_test_probs.csv \
+        --thresholds submission/ensemble_jd/thresholds.json
+    fi
   fi
 }
 

@@ -1,5 +1,320 @@
-"""(in development)"""
+"""``gluonfashion bench``: training and prediction throughput against the compute bound.
+
+For one config (model, image size, batch size, devices, loader settings), in one run:
+
+1. compute bound: training images/s on one in-memory batch, hybridized;
+2. end to end: training images/s from the image files (or the pack) through the real
+   loader, with the configured workers;
+3. prediction images/s for each TTA mode through the real loader, against forward
+   passes of in-memory batches of the same ``batch x crops`` shape;
+4. peak resident memory of the process (and of its loader workers).
+
+Both sides of a ratio run the same code (``engine._train_epoch``,
+``predict.predict_batches``); only where the batches come from differs. Each segment
+times ``batches`` batches after ``warmup`` untimed ones and a full synchronisation, so
+worker start-up and graph building are not counted. The two sides alternate for
+``repeat`` rounds; a ratio is the median of the rounds' ratios, so load from other
+processes that comes and goes disturbs it little (the share of the CPU they took is
+printed too). The last line printed is machine-readable:
+``train_ratio=<2/1> predict_ratio=<worst 3/bound> peak_rss_mb=<n>``.
+"""
+import os
+import resource
+import statistics
+import threading
+import time
+
+TTA_MODES = ("none", "flip", "ten_crop")
+N_OUTPUTS = 8            # head size of the benchmark network (its cost is negligible)
+JPEG_EXTENSIONS = (".jpg", ".jpeg")
 
 
 def register(verbs):
     """Add this module's CLI verb to the `gluonfashion` parser."""
+    from .cli import _config_args   # cli is fully imported when verbs register
+    p = verbs.add_parser("bench", help="measure training/prediction images/s against the compute bound")
+    _config_args(p)
+    p.add_argument("--batches", type=int, default=20, help="timed batches per segment (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed batches before each segment (default 3)")
+    p.add_argument("--repeat", type=int, default=5,
+                   help="rounds of (bound, end to end) segments; ratios are medians over rounds (default 5)")
+    p.add_argument("--images", help="folder of JPEGs to read (default: the config task's images)")
+    p.add_argument("--tta", nargs="+", choices=TTA_MODES, default=list(TTA_MODES),
+                   help="TTA modes to measure (default: all)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args):
+    from .config import load_config
+    cfg = load_config(args.config, args.overrides, args.profile)
+    run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat)
+
+
+# ------------------------------------------------------------------ measuring
+
+class Monitor:
+    """Samples memory and CPU while a benchmark runs.
+
+    Peak RSS of this process is exact (``getrusage``). Loader workers are sampled
+    every ``interval`` seconds with psutil; their RSS is summed, which counts pages
+    they share with the parent (forked copy-on-write) once per worker. ``other_cores``
+    is the CPU that processes outside this process tree used meanwhile, in cores.
+    """
+
+    def __init__(self, interval=0.05):
+        self.interval, self.workers_peak_mb, self.other_cores = interval, 0.0, 0.0
+        self._children_cpu = {}            # pid -> last CPU seconds seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        import psutil
+        self._start = (time.monotonic(), _busy_seconds(psutil.cpu_times()), _own_cpu(psutil.Process()))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import psutil
+        self._stop.set()
+        self._thread.join()
+        wall, busy, own = self._start
+        used = _busy_seconds(psutil.cpu_times()) - busy
+        ours = _own_cpu(psutil.Process()) - own + sum(self._children_cpu.values())
+        self.other_cores = max(0.0, used - ours) / max(time.monotonic() - wall, 1e-9)
+
+    def _sample(self):
+        import psutil
+        me = psutil.Process()
+        while not self._stop.wait(self.interval):
+            rss = 0
+            for child in me.children(recursive=True):
+                try:
+                    rss += child.memory_info().rss
+                    t = child.cpu_times()
+                    self._children_cpu[child.pid] = t.user + t.system
+                except psutil.Error:   # a worker exited between listing and reading
+                    pass
+            self.workers_peak_mb = max(self.workers_peak_mb, rss / 2 ** 20)
+
+    @staticmethod
+    def process_peak_mb():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+
+
+def _busy_seconds(times):
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def _own_cpu(process):
+    t = process.cpu_times()
+    return t.user + t.system     # reaped workers are counted from the samples instead
+
+
+class Stopwatch:
+    """Wraps a batch iterable: skips ``warmup`` batches, then times ``batches`` batches.
+
+    The clock starts after a full MXNet synchronisation, so work queued during the
+    warm-up is not billed to the timed batches; the consumer's own final sync (a loss
+    read, a probability copy) ends the measurement.
+    """
+
+    def __init__(self, source, warmup, batches):
+        self.source, self.warmup, self.batches = source, warmup, batches
+        self.images, self.start = 0, None
+
+    def __iter__(self):
+        from mxnet import nd
+        for i, batch in enumerate(self.source):
+            if i == self.warmup:
+                nd.waitall()
+                self.start = time.perf_counter()
+            if i >= self.warmup + self.batches:
+                break
+            if i >= self.warmup:
+                self.images += batch[0].shape[0]
+            yield batch
+
+    def rate(self):
+        """Images/s of the timed batches; call right after the consumer returned."""
+        if self.start is None or not self.images:
+            raise ValueError("too few batches to time: lower --warmup or give more images")
+        return self.images / (time.perf_counter() - self.start)
+
+
+def repeat_batch(batch, n):
+    """The same in-memory batch ``n`` times: a source with no data loading at all."""
+    return (batch for _ in range(n))
+
+
+def train_rate(net, trainer, loss, ctx, cfg, source, warmup, batches):
+    """Training images/s through ``engine._train_epoch`` over ``source`` batches."""
+    from .engine import _train_epoch
+    timed = Stopwatch(source, warmup, batches)
+    _train_epoch(net, timed, trainer, loss, ctx, cfg, 0, (warmup + batches) * cfg["batch_size"], False)
+    return timed.rate()
+
+
+def predict_rate(net, ctx, activation, source, warmup, batches):
+    """Prediction images/s through ``predict.predict_batches`` over ``source`` batches."""
+    from .predict import predict_batches
+    timed = Stopwatch(source, warmup, batches)
+    predict_batches(net, timed, ctx, activation)
+    return timed.rate()
+
+
+def paired(rounds, measure_bound, measure_real):
+    """``(bound, real, ratio)``: medians over ``rounds`` of alternating measurements.
+
+    The ratio is the median of each round's ``real / bound``: both sides of a round
+    ran within seconds of each other, under the same background load.
+    """
+    bounds, reals = [], []
+    for _ in range(rounds):
+        bounds.append(measure_bound())
+        reals.append(measure_real())
+    ratio = statistics.median(r / b for r, b in zip(reals, bounds))
+    return statistics.median(bounds), statistics.median(reals), ratio
+
+
+# ------------------------------------------------------------------ inputs
+
+def bench_images(cfg, images_dir, n):
+    """``n`` image paths (a seeded random sample, repeated when there are fewer): the
+    JPEGs under ``images_dir``, else the config task's images (those a pack holds)."""
+    import numpy as np
+    if images_dir:
+        if image_source(cfg) == "pack":
+            raise ValueError("image_source=pack reads the config's images: leave out --images")
+        found = sorted(os.path.join(d, f) for d, _, files in os.walk(images_dir) for f in files
+                       if f.lower().endswith(JPEG_EXTENSIONS))
+        if not found:
+            raise FileNotFoundError(f"no JPEG files under {images_dir}")
+    else:
+        from .data.pack import task_images
+        found = task_images(cfg)
+    order = np.random.default_rng(cfg["seed"]).permutation(len(found))
+    return [found[i] for i in np.resize(order, n)]
+
+
+def one_hot_targets(n, n_classes=N_OUTPUTS):
+    import numpy as np
+    return np.eye(n_classes, dtype=np.float32)[np.arange(n) % n_classes]
+
+
+def memory_batch(cfg, n, n_crops=1):
+    """A random uint8 batch shaped like the loader's, ``(n, [crops,] H, W, 3)``, and targets."""
+    import numpy as np
+    from mxnet import nd
+    side = cfg["image_size"]
+    shape = (n, side, side, 3) if n_crops == 1 else (n, n_crops, side, side, 3)
+    pixels = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
+    return nd.array(pixels, dtype="uint8"), nd.array(one_hot_targets(n))
+
+
+def image_source(cfg):
+    return cfg.get("image_source", "files")
+
+
+def loader_kind(cfg):
+    return cfg.get("loader", "process")
+
+
+# ------------------------------------------------------------------ the benchmark
+
+class _Bench:
+    """One network, trainer and image list; measures the pairs of ``run_bench``."""
+
+    def __init__(self, cfg, images_dir, batches, warmup, repeat):
+        from .devices import resolve_devices
+        from .engine import make_trainer
+        from .models import build_model, hybridize
+        from .problems import SingleLabel
+        self.cfg = dict(cfg, pretrained=False, allow_random_init=True)   # throughput needs no weights
+        self.ctx = resolve_devices(cfg["devices"])
+        self.batch = cfg["batch_size"] * len(self.ctx)
+        self.batches, self.warmup, self.repeat = batches, warmup, repeat
+        self.problem = SingleLabel(N_OUTPUTS)
+        self.net = hybridize(build_model(self.cfg, N_OUTPUTS, self.ctx, log=lambda *_: None))
+        self.problem.loss.hybridize()
+        self.trainer = make_trainer(self.cfg, self.net)
+        self.images = bench_images(self.cfg, images_dir, (warmup + batches) * self.batch)
+
+    def _memory(self, n, n_crops=1):
+        batch = memory_batch(self.cfg, n, n_crops)
+        return lambda: repeat_batch(batch, self.warmup + self.batches)
+
+    def train(self):
+        """``(bound, real, ratio)`` of training."""
+        from .data.dataset import make_train_loader
+        _, _, loader = make_train_loader(self.cfg, self.images, one_hot_targets(len(self.images)), len(self.ctx))
+        memory = self._memory(self.batch)
+        try:
+            return paired(self.repeat, lambda: self._train(memory()), lambda: self._train(loader))
+        finally:
+            del loader    # its workers stop before the next loader starts its own
+
+    def _train(self, source):
+        return train_rate(self.net, self.trainer, self.problem.loss, self.ctx, self.cfg, source,
+                          self.warmup, self.batches)
+
+    def predict(self, tta):
+        """``(bound, real, ratio, batch, crops)`` of prediction with ``tta``."""
+        from .predict import prediction_loader
+        from .transforms import build_eval_transform
+        transform = build_eval_transform(self.cfg, tta)
+        per_batch = max(1, self.batch // transform.n_crops)    # as the workflows batch it
+        images = self.images[:(self.warmup + self.batches) * per_batch]
+        loader = prediction_loader(images, transform, per_batch, self.cfg["workers"], loader_kind(self.cfg))
+        memory = self._memory(per_batch, transform.n_crops)
+        try:
+            measured = paired(self.repeat, lambda: self._predict(memory()), lambda: self._predict(loader))
+        finally:
+            del loader
+        return measured + (per_batch, transform.n_crops)
+
+    def _predict(self, source):
+        return predict_rate(self.net, self.ctx, self.problem.activation, source, self.warmup, self.batches)
+
+
+def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, repeat=5, log=print):
+    """Measure and print; returns a dict of the figures (images/s, ratios, MB, cores)."""
+    from .devices import describe
+    result = {}
+    with Monitor() as monitor:
+        bench = _Bench(cfg, images_dir, batches, warmup, repeat)
+        log(f"[bench] {cfg['model']} at {cfg['image_size']} px, batch {bench.batch} on {describe(bench.ctx)}; "
+            f"{cfg['workers']} {loader_kind(cfg)} workers; {len(set(bench.images))} images from "
+            f"{_source(cfg, images_dir)}; {_threads()}; medians of {repeat} rounds of {batches} batches")
+        bound, real, ratio = bench.train()
+        result["train"] = {"bound": bound, "real": real, "ratio": ratio}
+        log(f"[bench] train              bound {bound:8.1f} img/s   end to end {real:8.1f} img/s   "
+            f"ratio {ratio:.3f}")
+        for tta in tta_modes:
+            bound, real, ratio, per_batch, crops = bench.predict(tta)
+            result[f"predict_{tta}"] = {"bound": bound, "real": real, "ratio": ratio}
+            log(f"[bench] predict {tta:<8} {per_batch:>2}x{crops:<2} bound {bound:8.1f} img/s   "
+                f"end to end {real:8.1f} img/s   ratio {ratio:.3f}")
+    result.update(train_ratio=result["train"]["ratio"], peak_rss_mb=round(Monitor.process_peak_mb()),
+                  workers_peak_rss_mb=round(monitor.workers_peak_mb), other_cores=monitor.other_cores)
+    ratios = [v["ratio"] for k, v in result.items() if k.startswith("predict_")]
+    result["predict_ratio"] = min(ratios) if ratios else float("nan")
+    log(f"[bench] peak resident memory: process {result['peak_rss_mb']} MB; loader workers "
+        f"{result['workers_peak_rss_mb']} MB (RSS summed, pages shared with the parent counted per worker)")
+    log(f"[bench] other processes used {monitor.other_cores:.2f} of {os.cpu_count()} cores meanwhile"
+        + (" (figures disturbed: compare ratios, not images/s)" if monitor.other_cores > 0.25 else ""))
+    log(f"train_ratio={result['train_ratio']:.3f} predict_ratio={result['predict_ratio']:.3f} "
+        f"peak_rss_mb={result['peak_rss_mb']}")
+    return result
+
+
+def _source(cfg, images_dir):
+    if image_source(cfg) == "pack":
+        from .data.pack import pack_prefix
+        return f"{pack_prefix(cfg)}.rec (training; prediction reads the files)"
+    return images_dir or f"{cfg['data_root']} ({cfg['task'] or cfg['family']})"
+
+
+def _threads():
+    names = ("OMP_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS", "OMP_WAIT_POLICY")
+    chosen = [f"{n}={os.environ[n]}" for n in names if n in os.environ]
+    return "threads: " + (", ".join(chosen) if chosen else f"MXNet defaults ({os.cpu_count()} cores)")

@@ -72,9 +72,10 @@ def cmd_predict(args):
         cfg = checkpoint.load_json(os.path.join(run_dir, "best.json"))["config"]
     out = args.out or cfg["submission_dir"]
     if cfg["family"] == "jd":
-        _workflow(cfg).predict(run_dir, out, args.tta, progress=not args.quiet)
+        _workflow(cfg).predict(run_dir, out, args.tta, weights=args.weights, progress=not args.quiet)
     else:
-        _workflow(cfg).predict(run_dir, args.question, args.tta, out, progress=not args.quiet)
+        _workflow(cfg).predict(run_dir, args.question, args.tta, out, weights=args.weights,
+                               progress=not args.quiet)
 
 
 def cmd_merge(args):
@@ -142,6 +143,8 @@ def build_parser():
     p.add_argument("--question", help="question.csv (default: from the run's config)")
     p.add_argument("--tta", choices=["none", "flip", "ten_crop"], help="default: from the config")
     p.add_argument("--out", help="folder for the prediction files (default: submission/)")
+    p.add_argument("--weights", choices=["best", "swa", "last"],
+                   help="which checkpoint (default: the config's predict_weights)")
     _progress_args(p)
     p.set_defaults(func=cmd_predict)
 

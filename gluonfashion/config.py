@@ -16,6 +16,8 @@ import os
 
 import yaml
 
+from .schedules import is_cycle_end
+
 DEFAULTS = {
     # --- what to learn ---
     "family": "fashionai",          # fashionai (single-label tasks) | jd (multi-label styles)
@@ -44,6 +46,13 @@ DEFAULTS = {
     "crop_scale": [0.64, 1.0],      # train: random resized crop, share of the image area
     "crop_ratio": [0.75, 1.3333],   # train: aspect ratio range of the crop
     "hflip": True,
+    "crop_h": None,                 # train: [lo, hi] share of the width kept; with crop_v replaces the area crop
+    "crop_v": None,                 # train: [lo, hi] share of the height kept (JD 1st place: [0.9, 1.0])
+    "stretch": 0.0,                 # train: random width stretch/squeeze, +-share (e.g. 0.1), before the crop
+    "rotate_deg": 0,                # train: random rotation within +-deg (e.g. 15), before the crop
+    "hsv_shift": [0, 0, 0],         # train: random +-hue degrees, +-saturation share, +-value share (0 = off)
+    "erase_prob": 0.0,              # train: random erasing probability (e.g. 0.5), after the crop
+    "erase_area": [0.02, 0.4],      # train: random erasing, share of the image area erased
     # --- optimisation ---
     "epochs": 40,
     "batch_size": 64,               # per device
@@ -51,10 +60,16 @@ DEFAULTS = {
     "lr": 0.001,                    # per batch of batch_size x devices
     "momentum": 0.9,
     "wd": 1e-4,
-    "lr_schedule": "step",          # step | cosine
+    "lr_schedule": "step",          # step | cosine | cyclic (see schedules.py)
     "lr_steps": [10, 20, 30],       # epochs at which lr is multiplied by lr_factor
     "lr_factor": 0.75,
-    "warmup_epochs": 0,             # linear warm-up from 0 to lr
+    "warmup_epochs": 0,             # linear warm-up from 0 to lr (one_cycle: the rise from lr_min)
+    "lr_min": 0.0,                  # bottom of cyclic/one_cycle and end of cosine
+    "cycle_mode": "triangular",     # cyclic: triangular (repeated cycles) | one_cycle (one over the run)
+    "cycle_epochs": 2,              # triangular: epochs per cycle (lr_min -> lr -> lr_min)
+    "head_only_epochs": 0,          # staged fine-tuning: train only the head (backbone frozen) this many epochs
+    "backbone_lr_mult": 1.0,        # lr multiplier of the backbone once unfrozen (0 = frozen all run)
+    "swa_epochs": 0,                # SWA: average the weights of the last K epochs (triangular: cycle ends)
     "maybe_share": 0.0,             # soft-target weight of an `m` value (0 = ignore m)
     # --- multi-label (JD) ---
     "train_file": "train.txt",      # id,url,labels (JD family), relative to data_root
@@ -76,6 +91,7 @@ DEFAULTS = {
     "devices": "auto",              # auto (all GPUs, else CPU) | cpu | list of GPU ids
     "workers": 4,                   # DataLoader worker processes
     "tta": "ten_crop",              # test-time augmentation: none | flip | ten_crop
+    "predict_weights": "best",      # weights predict uses: best | swa | last (<which>.params of the run)
     "output_dir": "runs/{profile}/{task}",
     "submission_dir": "submission",
     "log_interval": 20,             # batches between progress-bar metric reads
@@ -147,7 +163,8 @@ def load_config(path=None, overrides=(), profile=None):
 def validate(cfg):
     """Check value ranges that would otherwise fail deep inside training."""
     choices = {"family": ("fashionai", "jd"), "head": ("dense", "fc_bn"),
-               "optimizer": ("sgd", "nag", "adam"), "lr_schedule": ("step", "cosine"),
+               "optimizer": ("sgd", "nag", "adam"), "lr_schedule": ("step", "cosine", "cyclic"),
+               "cycle_mode": ("triangular", "one_cycle"), "predict_weights": ("best", "swa", "last"),
                "tta": ("none", "flip", "ten_crop"),
                "loss": ("bce", "wbce", "focal", "cost_sensitive"), "image_check": ("decode", "header", "none")}
     for key, allowed in choices.items():
@@ -164,7 +181,51 @@ def validate(cfg):
         raise ConfigError(f"fold must be in [0, folds); got fold={cfg['fold']} folds={cfg['folds']}")
     if cfg["resize_short"] < cfg["image_size"]:
         raise ConfigError("resize_short must be >= image_size (centre crop after resize)")
+    _validate_recipes(cfg)
+    _validate_augmentation(cfg)
     return cfg
+
+
+def _check(ok, message):
+    if not ok:
+        raise ConfigError(message)
+
+
+def _is_range(value, low=0.0, high=1.0):
+    """``[lo, hi]`` with ``low < lo <= hi <= high``."""
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) for v in value) and low < value[0] <= value[1] <= high)
+
+
+def _validate_recipes(cfg):
+    """Schedules, staged fine-tuning and SWA."""
+    _check(0.0 <= float(cfg["lr_min"]) <= float(cfg["lr"]), f"lr_min must be in [0, lr]; got {cfg['lr_min']!r}")
+    _check(float(cfg["cycle_epochs"]) > 0, f"cycle_epochs must be > 0; got {cfg['cycle_epochs']!r}")
+    for key in ("head_only_epochs", "swa_epochs"):
+        _check(isinstance(cfg[key], int) and cfg[key] >= 0, f"{key} must be an integer >= 0; got {cfg[key]!r}")
+    _check(float(cfg["backbone_lr_mult"]) >= 0, f"backbone_lr_mult must be >= 0; got {cfg['backbone_lr_mult']!r}")
+    _check(cfg["swa_epochs"] <= cfg["epochs"], f"swa_epochs must be <= epochs; got {cfg['swa_epochs']}")
+    _check(cfg["predict_weights"] != "swa" or cfg["swa_epochs"] > 0, "predict_weights: swa needs swa_epochs > 0")
+    if cfg["swa_epochs"] and cfg["lr_schedule"] == "cyclic" and cfg["cycle_mode"] == "triangular":
+        window = range(cfg["epochs"] - cfg["swa_epochs"] + 1, cfg["epochs"] + 1)
+        _check(any(is_cycle_end(cfg, e) for e in window),
+               f"no triangular cycle ends within the last swa_epochs={cfg['swa_epochs']} epochs "
+               f"(cycle_epochs={cfg['cycle_epochs']}): SWA would average nothing")
+
+
+def _validate_augmentation(cfg):
+    for key in ("crop_h", "crop_v"):
+        _check(cfg[key] is None or _is_range(cfg[key]), f"{key} must be null or [lo, hi] with 0 < lo <= hi <= 1; "
+                                                        f"got {cfg[key]!r}")
+    _check(_is_range(cfg["erase_area"]), f"erase_area must be [lo, hi] with 0 < lo <= hi <= 1; got {cfg['erase_area']!r}")
+    _check(0.0 <= float(cfg["erase_prob"]) <= 1.0, f"erase_prob must be in [0, 1]; got {cfg['erase_prob']!r}")
+    _check(0.0 <= float(cfg["stretch"]) < 1.0, f"stretch must be in [0, 1); got {cfg['stretch']!r}")
+    _check(0.0 <= float(cfg["rotate_deg"]) <= 180, f"rotate_deg must be in [0, 180]; got {cfg['rotate_deg']!r}")
+    hsv = cfg["hsv_shift"]
+    _check(isinstance(hsv, (list, tuple)) and len(hsv) == 3 and all(isinstance(v, (int, float)) for v in hsv)
+           and 0 <= hsv[0] <= 180 and 0 <= hsv[1] <= 1
+           and 0 <= hsv[2] <= 1, f"hsv_shift must be [hue_deg 0..180, sat_share 0..1, value_share 0..1]; "
+                                 f"got {hsv!r}")
 
 
 def output_dir(cfg):

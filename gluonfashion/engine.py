@@ -1,5 +1,6 @@
 """The training loop: devices, hybridized forward/backward, schedules, validation,
-checkpoints and exact resume. Task-specific parts come from a ``problems`` object."""
+checkpoints and exact resume. Task-specific parts come from a ``problems`` object.
+Recipes plug in here: staged fine-tuning (``staging``) and weight averaging (``swa``)."""
 import math
 import os
 import time
@@ -10,14 +11,14 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from . import checkpoint, plots
+from . import checkpoint, plots, staging, swa
 from .config import save_config
-from .data.dataset import ImageDataset, SeededShuffleSampler, make_loader
+from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
 from .models import build_model, hybridize
 from .predict import predict_probs
 from .schedules import lr_at
-from .transforms import build_eval_transform, build_train_transform
+from .transforms import build_eval_transform
 
 
 @dataclass
@@ -36,6 +37,9 @@ class RunExistsError(RuntimeError):
 
 
 def make_trainer(cfg, net):
+    """One Trainer over every trainable parameter. Build it before ``staging`` freezes
+    the backbone, so its parameter set (and saved-state layout) is the same in every
+    stage."""
     params = {k: v for k, v in net.collect_params().items() if v.grad_req != "null"}
     opts = {"learning_rate": lr_at(cfg, 0.0), "wd": cfg["wd"]}
     if cfg["optimizer"] in ("sgd", "nag"):
@@ -49,8 +53,9 @@ def _seed_epoch(seed, epoch):
     np.random.seed((seed * 10007 + epoch) % (2 ** 32))
 
 
-def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progress):
-    """One pass over the training loader; returns the mean training loss."""
+def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progress, frozen=False):
+    """One pass over the training loader; returns the mean training loss. ``frozen``:
+    only the head trains, on backbone features computed in inference mode."""
     steps = max(1, math.ceil(n_images / (cfg["batch_size"] * len(ctx))))
     totals = [nd.zeros((1,), ctx=c) for c in ctx]   # accumulated on device: no per-batch sync
     previous, seen = None, 0
@@ -61,7 +66,7 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
         xs = gluon.utils.split_and_load(x, ctx, even_split=False)
         ys = gluon.utils.split_and_load(y, ctx, even_split=False)
         with autograd.record():
-            losses = [loss_fn(net(a), b) for a, b in zip(xs, ys)]
+            losses = [loss_fn(staging.forward(net, a, frozen), b) for a, b in zip(xs, ys)]
         autograd.backward(losses)
         trainer.step(x.shape[0])
         for t, l in zip(totals, losses):
@@ -70,7 +75,7 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
             previous.wait_to_read()   # keep one batch in flight, not the whole epoch
         previous, seen = losses[0], seen + x.shape[0]
         bar.update(x.shape[0])
-        if (i + 1) % cfg["log_interval"] == 0:
+        if progress and (i + 1) % cfg["log_interval"] == 0:   # the read syncs: only when shown
             bar.set_postfix(loss=f"{sum(t.asscalar() for t in totals) / seen:.4f}")
     bar.close()
     return sum(t.asscalar() for t in totals) / max(seen, 1)
@@ -81,6 +86,7 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
 
     ``resume`` continues from the last completed epoch (same seed and split give the
     same result as an uninterrupted run); ``fresh`` discards an existing state.
+    With ``swa_epochs`` the weight average is finished and saved after the last epoch.
     """
     os.makedirs(run_dir, exist_ok=True)
     state_path = os.path.join(run_dir, "state.json")
@@ -101,35 +107,36 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
         net.load_parameters(os.path.join(run_dir, "last.params"), ctx=ctx)
     hybridize(net)
     problem.loss.hybridize()
-    trainer = make_trainer(cfg, net)
+    trainer = make_trainer(cfg, net)   # before any freezing: see make_trainer
     if state:
         trainer.load_states(os.path.join(run_dir, "last.states"))
 
-    train_set = ImageDataset(data.train_images, data.train_targets, build_train_transform(cfg))
-    sampler = SeededShuffleSampler(len(train_set), cfg["seed"])
-    loader = make_loader(train_set, cfg["batch_size"] * len(ctx), cfg["workers"], sampler)
+    train_set, sampler, loader = make_train_loader(cfg, data.train_images, data.train_targets, len(ctx))
     eval_tf = build_eval_transform(cfg, "none")
 
     history = state["history"] if state else []
     best = state["best"] if state else None
     start = state["epoch"] if state else 0   # epochs completed = next 0-based index
+    averaged = swa.WeightAverage.load(os.path.join(run_dir, swa.RUNNING_FILE),
+                                      state.get("swa_snapshots", []) if state else [])
     log(f"[train] {cfg['task']}: {len(data.train_images)} train / {len(data.val_images)} val images, "
         f"{cfg['model']} at {cfg['image_size']} px on {describe(ctx)}"
         + (f", resuming after epoch {start}" if state else ""))
     for epoch in range(start, cfg["epochs"]):
         _seed_epoch(cfg["seed"], epoch)
         sampler.set_epoch(epoch)
+        frozen = staging.prepare_epoch(net, cfg, epoch)
+        message = staging.stage_message(cfg, epoch, starting=epoch == start)
+        if message:
+            log(message)
         t0 = time.time()
         train_loss = _train_epoch(net, loader, trainer, problem.loss, ctx, cfg, epoch,
-                                  len(train_set), progress)
+                                  len(train_set), progress, frozen)
         train_time = time.time() - t0
         row = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch + 1 - 1e-9), "train_loss": train_loss,
                "train_seconds": round(train_time, 2),
                "train_img_per_s": round(len(train_set) / max(train_time, 1e-9), 1)}
-        if data.val_images:
-            probs = predict_probs(net, data.val_images, eval_tf, ctx, problem.activation,
-                                  cfg["batch_size"] * len(ctx), cfg["workers"], "validate", progress)
-            row.update({f"val_{k}": v for k, v in problem.evaluate(probs, data.val_targets).items()})
+        row.update(_validate(net, data, eval_tf, ctx, problem, cfg, progress))
         score = row.get(f"val_{problem.select_metric}", -train_loss)
         history.append(row)
         if best is None or score > best["score"]:
@@ -140,11 +147,54 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
                 "classes": data.class_names, "config": cfg, "data": data.info})
         checkpoint.save_params(net, os.path.join(run_dir, "last.params"))
         checkpoint.save_trainer(trainer, os.path.join(run_dir, "last.states"))
-        checkpoint.save_json(state_path, {"epoch": epoch + 1, "history": history, "best": best})
+        if swa.averages_epoch(cfg, epoch + 1):
+            averaged.add(net, epoch + 1)
+            averaged.save(os.path.join(run_dir, swa.RUNNING_FILE))
+        checkpoint.save_json(state_path, {"epoch": epoch + 1, "history": history, "best": best,
+                                          "swa_snapshots": averaged.epochs})
         checkpoint.write_metrics_csv(os.path.join(run_dir, "metrics.csv"), history)
         plots.plot_curves(history, os.path.join(run_dir, "curves.png"), f"{cfg['task']} ({cfg['model']})")
         log(_epoch_line(row))
+    if cfg["swa_epochs"]:
+        _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run_dir, best,
+                    progress, log)
     return best
+
+
+def _validate(net, data, eval_tf, ctx, problem, cfg, progress):
+    """Validation metrics as ``{"val_<name>": value}`` (empty without validation images)."""
+    if not data.val_images:
+        return {}
+    probs = predict_probs(net, data.val_images, eval_tf, ctx, problem.activation,
+                          cfg["batch_size"] * len(ctx), cfg["workers"], "validate", progress)
+    return {f"val_{k}": v for k, v in problem.evaluate(probs, data.val_targets).items()}
+
+
+def _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run_dir, best,
+                progress, log):
+    """Load the average, recompute its BatchNorm statistics on the training data,
+    evaluate it and save ``swa.params`` + ``swa.json``; logs SWA vs the best epoch."""
+    if not averaged.count:
+        log("[swa] no epoch was averaged: nothing to save")
+        return None
+    averaged.copy_to(net)
+    # A seed and order of their own, one past the last epoch: resumed runs redo it identically.
+    _seed_epoch(cfg["seed"], cfg["epochs"])
+    sampler.set_epoch(cfg["epochs"])
+    frozen = staging.backbone_frozen(cfg, cfg["epochs"] - 1)
+    seen = swa.recompute_bn_stats(net, (x for x, _ in loader), ctx, frozen_backbone=frozen)
+    metrics = _validate(net, data, eval_tf, ctx, problem, cfg, progress)
+    key = f"val_{problem.select_metric}"
+    record = {"epochs": averaged.epochs, "metrics": metrics, "select_metric": problem.select_metric,
+              "score": metrics.get(key), "bn_samples": seen, "best_epoch": best["epoch"],
+              "best_score": best["score"]}
+    checkpoint.save_params(net, os.path.join(run_dir, swa.PARAMS_FILE))
+    checkpoint.save_json(os.path.join(run_dir, swa.RECORD_FILE), record)
+    versus = (f"{problem.select_metric} {metrics[key]:.4f} vs {best['score']:.4f} (epoch {best['epoch']})"
+              if key in metrics else "no validation data to compare")
+    log(f"[swa] SWA vs best epoch: {versus}; averaged epochs {', '.join(map(str, averaged.epochs))}, "
+        f"BatchNorm statistics from {seen} training images -> {swa.PARAMS_FILE}")
+    return record
 
 
 def _epoch_line(row):

@@ -1,17 +1,19 @@
 """Figures people would rather look at than read."""
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+# Figures are drawn on an Agg canvas directly: importing this module must not switch
+# the global matplotlib backend (notebooks keep their inline figures).
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 
 def plot_curves(history, path, title=""):
     """Loss, validation metrics and learning rate per epoch, side by side."""
     epochs = [h["epoch"] for h in history]
     metric_keys = [k for k in history[0] if k.startswith("val_") and k != "val_loss"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig = Figure(figsize=(13, 3.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 3)
     axes[0].plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
     if "val_loss" in history[0]:
         axes[0].plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
@@ -30,5 +32,4 @@ def plot_curves(history, path, title=""):
     fig.tight_layout()
     tmp = f"{path}.tmp.png"
     fig.savefig(tmp, dpi=90)
-    plt.close(fig)
     os.replace(tmp, path)

@@ -6,12 +6,15 @@ from .devices import resolve_devices
 from .models import build_model, hybridize
 
 
-def load_run(run_dir, which="best", devices=None, log=print):
-    """``(net, cfg, record, ctx)`` from ``run_dir``: the network with ``which``.params
-    loaded (``best`` or ``last``), its config, and ``best.json``."""
+def load_run(run_dir, which=None, devices=None, log=print):
+    """``(net, cfg, record, ctx)`` from ``run_dir``: the network with ``<which>.params``
+    loaded, its config, and ``best.json``. ``which`` is ``best``, ``swa`` (SWA average,
+    BN statistics recomputed) or ``last``; default: the run's ``predict_weights``."""
+    from .swa import weights_for_prediction
     record_path = os.path.join(run_dir, "best.json")
     if not os.path.exists(record_path):
         raise FileNotFoundError(f"{run_dir}: no best.json — has this run finished an epoch?")
+    which = weights_for_prediction(run_dir, which)
     record = checkpoint.load_json(record_path)
     cfg = dict(record["config"])
     cfg["pretrained"] = False     # the weights come from the run, not the zoo

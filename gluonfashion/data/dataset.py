@@ -27,8 +27,24 @@ class ImageDataset(gluon.data.Dataset):
 
     def __getitem__(self, key):
         index, seed = key if isinstance(key, tuple) else (key, index_seed(key))
-        img = decode_image(self.images[index], self.decode_side)
-        return self.transform(img, np.random.default_rng(seed)), self.targets[index]
+        return self.transform(self.load(index), np.random.default_rng(seed)), self.targets[index]
+
+    def load(self, index):
+        """The untransformed RGB image of sample ``index``."""
+        return decode_image(self.images[index], self.decode_side)
+
+
+class PackedDataset(ImageDataset):
+    """``ImageDataset`` whose images come from a RecordIO pack (``gluonfashion pack``),
+    already resized to the pack's short side: same keys, transforms and targets."""
+
+    def __init__(self, reader, images, targets, transform):
+        super().__init__(images, targets, transform)
+        self.reader = reader
+        self.records = [reader.record_of(p) for p in self.images]   # fails early on a stale pack
+
+    def load(self, index):
+        return self.reader.read(self.records[index])
 
 
 def index_seed(index):
@@ -62,3 +78,23 @@ def make_loader(dataset, batch_size, workers, sampler=None, thread_pool=False):
     batches = gluon.data.BatchSampler(sampler, batch_size, last_batch="keep")
     return gluon.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
                                  thread_pool=thread_pool)
+
+
+def make_train_loader(cfg, images, targets, n_devices=1):
+    """``(dataset, sampler, loader)`` of the training images: seeded shuffle and augmentation.
+
+    Config keys read with defaults (so older configs work): ``image_source`` ``files``
+    (decode the JPEGs, at reduced scale down to ``resize_short``) or ``pack`` (the
+    ``pack_side`` RecordIO pack); ``loader`` ``process`` or ``thread`` workers.
+    """
+    from ..transforms import build_train_transform
+    transform = build_train_transform(cfg)
+    if cfg.get("image_source", "files") == "pack":
+        from .pack import PackReader, pack_prefix
+        dataset = PackedDataset(PackReader(pack_prefix(cfg)), images, targets, transform)
+    else:
+        dataset = ImageDataset(images, targets, transform, decode_side=cfg["resize_short"])
+    sampler = SeededShuffleSampler(len(dataset), cfg["seed"])
+    loader = make_loader(dataset, cfg["batch_size"] * n_devices, cfg["workers"], sampler,
+                         thread_pool=cfg.get("loader", "process") == "thread")
+    return dataset, sampler, loader

@@ -45,17 +45,19 @@ _ARM_ROOT = (0.09, 0.188)                              # shoulder joint of the r
 _ARM_LEN = 0.29                                        # shoulder joint to wrist
 _HEAD = ((0.0, 0.065), 0.046, 0.06)                    # centre, half-width, half-height
 
-# Framing of each shot: (centre x, centre y, side of the square in body units).
+# Framing of each shot: centre x, centre y, side of the square (body units) and a
+# horizontal stretch: full-length shots widen the figure, which would otherwise fill
+# only a narrow strip of a square image.
 _VIEWS = {
-    "lower": (0.0, 0.66, 0.80),      # waist to floor: skirts and pants
-    "coat": (0.0, 0.585, 0.95),      # shoulders to floor: coats
-    "upper": (0.0, 0.38, 0.60),      # chin to thigh, arms in full: sleeves
-    "bust": (0.0, 0.18, 0.42),       # head and chest: nothing below the waist shows
-    "chest": (0.0, 0.30, 0.17),      # chest close-up: the arms are out of frame
-    "neck": (0.0, 0.19, 0.34),       # collar and neck designs
-    "lapel": (0.0, 0.215, 0.40),
-    "neckline": (0.0, 0.225, 0.38),
-    "legs": (0.0, 0.72, 0.64),       # hips to floor: the neck is out of frame
+    "lower": (0.0, 0.685, 0.80, 1.4),   # waist to floor: skirts and pants
+    "coat": (0.0, 0.605, 0.99, 1.5),    # shoulders to floor: coats
+    "upper": (0.0, 0.38, 0.60, 1.0),    # chin to thigh, arms in full: sleeves
+    "bust": (0.0, 0.18, 0.42, 1.0),     # head and chest: nothing below the waist shows
+    "chest": (0.0, 0.30, 0.17, 1.0),    # chest close-up: the arms are out of frame
+    "neck": (0.0, 0.19, 0.34, 1.0),     # collar and neck designs
+    "lapel": (0.0, 0.215, 0.40, 1.0),
+    "neckline": (0.0, 0.225, 0.38, 1.0),
+    "legs": (0.0, 0.735, 0.66, 1.3),    # hips to floor: the neck is out of frame
 }
 
 
@@ -118,9 +120,12 @@ def _hand(side, theta):
 
 
 def _leg(side, stance, y0, y1, pad=0.0, steps=8):
-    """Outline of one leg (or trouser leg with ``pad``) between heights y0 and y1."""
+    """Outline of one leg between heights y0 and y1; a trouser leg (``pad`` > 0) is
+    as wide as the knee below it, so its hem stands off the calf and ankle."""
     ys = np.linspace(y0, y1, steps)
-    w = np.interp(ys, _LEG_Y, _LEG_W) + pad
+    w = np.interp(ys, _LEG_Y, _LEG_W)
+    if pad:
+        w = np.maximum(w, _LEG_W[2]) + pad
     cx = np.array([_leg_x(y, side, stance) for y in ys])
     inner = cx - side * w
     inner = np.maximum(inner, 0.002) if side > 0 else np.minimum(inner, -0.002)
@@ -251,10 +256,11 @@ class _Canvas:
 
     def __init__(self, size, view, rng, background):
         self.size = size * _SS
-        cx, cy, span = view
+        cx, cy, span, stretch = view
         self.px = self.size / span * rng.uniform(0.92, 1.06)     # pixels per body unit
         a = np.deg2rad(rng.uniform(-4, 4))
-        self._m = self.px * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        rotate = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        self._m = self.px * rotate @ np.diag([stretch, 1.0])
         shift = rng.uniform(-0.04, 0.04, 2) * self.size
         self._t = self.size / 2 + shift - self._m @ np.array([cx, cy])
         self.img = _background(rng, self.size, background)
@@ -329,13 +335,13 @@ def _base_outfit(rng):
         "sleeve": float(rng.choice([0.0, 0.35, 0.55, 0.95])),
         "sleeve_from": -0.08,
         "top_parts": [],             # extra pieces of the top's cloth (straps, bands)
-        "bottom": (str(rng.choice(["skirt", "pants"])), rng.uniform(0.6, 0.98)),
-        "bottom_flare": rng.uniform(0.05, 0.3),
+        "bottom": (str(rng.choice(["skirt", "pants"])), rng.uniform(0.6, 0.98)),  # or None
+        "bottom_flare": rng.uniform(0.08, 0.22),
         "coat": None,                # (hem, flare, cut)
         "pieces": [],                # (polygons, paint name) drawn over the garments
         "lines": [],                 # (points, paint name, width) seams, folds, placket
         "dots": [],                  # (centre, radius, paint name) buttons
-        "pose": (np.deg2rad(rng.uniform(14, 26)), rng.uniform(0.0, 0.02)),
+        "pose": (np.deg2rad(rng.uniform(20, 32)), rng.uniform(0.0, 0.02)),
         "hair": int(rng.integers(4)),
     }
 
@@ -356,8 +362,8 @@ def _draw_body(c, pal, outfit):
         c.garment([_arc(_HEAD[0], 0.05, 0.066, np.pi, 2 * np.pi)], pal["hair"])
     for s in (-1, 1):
         x = _leg_x(_ANKLE_Y, s, stance)
-        c.garment([[(x - 0.02, 0.945), (x + 0.02, 0.945), (x + s * 0.006 + 0.026, 1.0),
-                    (x + s * 0.006 - 0.026, 1.0)]], pal["shoes"])
+        c.garment([[(x - 0.022, 0.935), (x + 0.022, 0.935), (x + s * 0.008 + 0.03, 1.0),
+                    (x + s * 0.008 - 0.03, 1.0)]], pal["shoes"])
 
 
 def _draw_figure(c, pal, outfit):
@@ -366,15 +372,15 @@ def _draw_figure(c, pal, outfit):
     theta = outfit["pose"][0]
     top = [_bodice(outfit["top_edge"], outfit["top_hem"], 0.006)] + outfit["top_parts"]
     if outfit["sleeve"] > 0.07:
-        top += [_arm_band(s, theta, outfit["sleeve_from"], outfit["sleeve"], 0.008, 0.03)
+        top += [_arm_band(s, theta, outfit["sleeve_from"], outfit["sleeve"], 0.008, 0.05)
                 for s in (-1, 1)]
     c.garment(top, pal["top"])
 
-    kind, hem = outfit["bottom"]
+    kind, hem = outfit["bottom"] or (None, None)
     if kind == "skirt":
         waist = [(-_torso_w(_WAIST_Y, 0.004), _WAIST_Y), (_torso_w(_WAIST_Y, 0.004), _WAIST_Y)]
         c.garment([_bodice(waist, hem, 0.004, outfit["bottom_flare"])], pal["bottom"])
-    else:
+    elif kind == "pants":
         stance = outfit["pose"][1]
         hips = _bodice(_across(_WAIST_Y, ease=0.005), 0.53, 0.005)
         c.garment([hips] + [_leg(s, stance, 0.47, hem, 0.012) for s in (-1, 1)], pal["bottom"])
@@ -402,19 +408,19 @@ def _draw_figure(c, pal, outfit):
 # (shoulder 0, wrist 1) for sleeves. Neighbours differ by about a tenth of the figure.
 _LENGTHS = {
     "skirt_length_labels": ("skirt", "lower", "bust", {
-        "Short Length": 0.585, "Knee Length": 0.70, "Midi Length": 0.805,
-        "Ankle Length": 0.905, "Floor Length": 1.0}),
+        "Short Length": 0.58, "Knee Length": 0.695, "Midi Length": 0.80,
+        "Ankle Length": 0.89, "Floor Length": 1.0}),
     "pant_length_labels": ("pants", "lower", "bust", {
-        "Short Pant": 0.58, "Mid Length": 0.695, "3/4 Length": 0.795,
-        "Cropped Pant": 0.88, "Full Length": 0.975}),
+        "Short Pant": 0.575, "Mid Length": 0.685, "3/4 Length": 0.79,
+        "Cropped Pant": 0.875, "Full Length": 0.975}),
     "coat_length_labels": ("coat", "coat", "bust", {
         "High Waist Length": 0.33, "Regular Length": 0.44, "Long Length": 0.545,
-        "Micro Length": 0.64, "Knee Length": 0.735, "Midi Length": 0.835,
-        "Ankle&Floor Length": 0.96}),
+        "Micro Length": 0.64, "Knee Length": 0.735, "Midi Length": 0.83,
+        "Ankle&Floor Length": 0.97}),
     "sleeve_length_labels": ("sleeve", "upper", "chest", {
-        "Sleeveless": 0.0, "Cup Sleeves": 0.14, "Short Sleeves": 0.34, "Elbow Sleeves": 0.53,
-        "3/4 Sleeves": 0.72, "Wrist Length": 0.93, "Long Sleeves": 1.13,
-        "Extra Long Sleeves": 1.45}),
+        "Sleeveless": 0.0, "Cup Sleeves": 0.17, "Short Sleeves": 0.36, "Elbow Sleeves": 0.54,
+        "3/4 Sleeves": 0.71, "Wrist Length": 0.88, "Long Sleeves": 1.07,
+        "Extra Long Sleeves": 1.55}),
 }
 
 
@@ -429,8 +435,9 @@ def _length_scene(task, value, toward, rng):
         if toward is not None:
             level += _LEAN * (levels[toward] - level)
     if part == "coat":
-        outfit["coat"] = (level, rng.uniform(0.04, 0.2), "coat")
-        outfit["bottom"] = ("pants", 0.53)          # shorts: the legs stay bare below
+        outfit["coat"] = (level, rng.uniform(0.06, 0.16), "coat")
+        # a tunic underneath: a single edge, and the legs stay bare below it
+        outfit["top_hem"], outfit["bottom"] = 0.53, None
     elif part == "sleeve":
         outfit["sleeve"] = level
         if level <= 0.07:

@@ -18,29 +18,55 @@ def decode_image(path, min_side=None):
 
     With ``min_side``, JPEGs are decoded at 1/2, 1/4 or 1/8 scale when the result still
     has a short side >= ``min_side`` (libjpeg's DCT scaling: much less work than a full
-    decode followed by a resize).
+    decode followed by a resize). The file is read once; its size comes from the header.
     """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise IOError(f"{path}: file not found") from None
+    return decode_bytes(data, min_side, path)
+
+
+def decode_bytes(data, min_side=None, name="image"):
+    """``decode_image`` for encoded bytes already in memory (``name`` is for errors)."""
     flag = cv2.IMREAD_COLOR
-    if min_side:
-        side = _short_side(path)
+    size = image_size(data) if min_side else None
+    if size:
         for factor, reduced in _REDUCED:
-            if side and side // factor >= min_side:
+            if min(size) // factor >= min_side:
                 flag = reduced
                 break
-    img = cv2.imread(path, flag)
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
     if img is None:
-        raise IOError(f"{path}: cannot decode image" if os.path.exists(path) else f"{path}: file not found")
+        raise IOError(f"{name}: cannot decode image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def _short_side(path):
-    """Short side from the JPEG/PNG header without decoding (None when unknown)."""
-    try:
-        from PIL import Image
-        with Image.open(path) as im:
-            return min(im.size)
-    except Exception:  # undecodable files are reported by the decode itself
+# JPEG start-of-frame markers (they hold the size); C4/C8/CC are other segments.
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_size(data):
+    """``(width, height)`` from a JPEG or PNG header, or None (unknown or truncated)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] != b"\xff\xd8":
         return None
+    i = 2
+    while i + 9 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:          # fill byte before a marker
+            i += 1
+        elif 0xD0 <= marker <= 0xD9 or marker == 0x01:   # markers without a length
+            i += 2
+        elif marker in _SOF:
+            return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+        else:
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return None
 
 
 def _check_one(path, mode):

@@ -1,5 +1,215 @@
-"""(in development)"""
+"""``gluonfashion pack``: a task's images resized once into an MXNet RecordIO pack.
+
+Decoding full-size JPEGs every epoch is the largest CPU cost of the input pipeline.
+A pack stores every image of a task (training, validation and question images) with
+its short side resized to ``short_side``, so later epochs decode small images only.
+
+Layout, next to the data (paths inside are relative to ``data_root``, so the data
+folder can move)::
+
+    <data_root>/packed/<task>_s<short_side>.rec   records: header label [h, w] + image bytes
+    <data_root>/packed/<task>_s<short_side>.idx   record offsets (MXIndexedRecordIO)
+    <data_root>/packed/<task>_s<short_side>.json  short side, encoding, image keys in record order
+
+The ``.json`` is written last: a pack without it is incomplete and is never read.
+``encoding`` is ``jpg`` (small, lossy), ``png`` (lossless) or ``raw`` (uncompressed
+RGB pixels: no decoding at all, largest). Training reads a pack when the config says
+``image_source: pack`` (``pack_side`` picks the short side, default ``resize_short``).
+"""
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+ENCODINGS = ("jpg", "png", "raw")
 
 
 def register(verbs):
     """Add this module's CLI verb to the `gluonfashion` parser."""
+    from ..cli import _config_args, _progress_args   # cli is fully imported when verbs register
+    p = verbs.add_parser("pack", help="resize a task's images once into a RecordIO pack")
+    _config_args(p)
+    p.add_argument("--short-side", type=int,
+                   help="short side of the stored images (default: pack_side, else resize_short)")
+    p.add_argument("--encoding", choices=ENCODINGS, default="jpg",
+                   help="jpg (default, small), png (lossless) or raw (no decoding, largest)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
+    _progress_args(p)
+    p.set_defaults(func=cmd_pack)
+
+
+def cmd_pack(args):
+    from ..config import load_config
+    cfg = load_config(args.config, args.overrides, args.profile)
+    side = args.short_side or pack_side(cfg)
+    prefix = pack_prefix(cfg, side)
+    summary = write_pack(task_images(cfg), cfg["data_root"], prefix, side, args.encoding,
+                         args.quality, max(1, cfg["workers"]), not args.quiet)
+    print(f"[pack] {summary['images']} images at short side {side} ({args.encoding}, "
+          f"{summary['megabytes']:.1f} MB) -> {prefix}.rec"
+          + (f"; {len(summary['skipped'])} unreadable images skipped" if summary["skipped"] else ""))
+    print(f"[pack] train from it with: --set image_source=pack --set pack_side={side}")
+
+
+# ------------------------------------------------------------------ where and what
+
+def pack_side(cfg):
+    """The short side of the pack a config reads (default: its ``resize_short``)."""
+    return int(cfg.get("pack_side") or cfg["resize_short"])
+
+
+def pack_prefix(cfg, side=None):
+    """``<data_root>/packed/<task>_s<side>`` (without extension)."""
+    name = f"{cfg['task'] or cfg['family']}_s{side or pack_side(cfg)}"
+    return os.path.join(cfg["data_root"], "packed", name)
+
+
+def task_images(cfg):
+    """Every image a task reads: labelled and question images (FashionAI) or the
+    downloaded train and test images (JD); duplicates once, missing files left out."""
+    if cfg["family"] == "jd":
+        from ..data.jd import read_jd_test, read_jd_train
+        from ..workflows.jd import image_paths
+        ids = []
+        for key, read in (("train_file", lambda p: read_jd_train(p, n_labels=None)[0]),
+                          ("test_file", lambda p: read_jd_test(p)[0])):
+            path = os.path.join(cfg["data_root"], cfg[key])
+            ids += read(path) if os.path.exists(path) else []
+        images = image_paths(cfg, ids)
+    else:
+        from ..data.fashionai import read_label_files, read_question_file
+        from ..workflows.fashionai import label_files
+        images = [r.image for r in read_label_files(label_files(cfg), cfg["task"])]
+        question = os.path.join(cfg["data_root"], cfg["question_file"])
+        if os.path.exists(question):
+            images += [r.image for r in read_question_file(question, {cfg["task"]})]
+    images = [p for p in dict.fromkeys(images) if os.path.exists(p)]
+    if not images:
+        raise FileNotFoundError(f"no images to pack for {cfg['task'] or cfg['family']} under {cfg['data_root']}")
+    return images
+
+
+# ------------------------------------------------------------------ writing
+
+def resized(path, short_side):
+    """The image at ``path`` (RGB uint8) with its short side resized to ``short_side``;
+    JPEGs are decoded at a reduced scale first where that still covers ``short_side``."""
+    from ..transforms import resize_short
+    from .images import decode_image
+    img = decode_image(path, short_side)
+    return img if min(img.shape[:2]) == short_side else resize_short(img, short_side)
+
+
+def encode(img, encoding, quality=95):
+    """Bytes of an RGB image in ``encoding``."""
+    import cv2
+    if encoding == "raw":
+        return img.tobytes()
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if encoding == "jpg" else []
+    ok, buf = cv2.imencode(f".{encoding}", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise IOError(f"cannot encode an image as {encoding}")
+    return buf.tobytes()
+
+
+def _prepare(path, short_side, encoding, quality):
+    """``(h, w, bytes)`` of one image, or None when it cannot be read."""
+    try:
+        img = resized(path, short_side)
+    except IOError:
+        return None
+    return img.shape[0], img.shape[1], encode(img, encoding, quality)
+
+
+def write_pack(images, root, prefix, short_side, encoding="jpg", quality=95, workers=2,
+               progress=True, chunk=256):
+    """Resize ``images`` (paths under ``root``) into the pack ``prefix``.{rec,idx,json}.
+
+    Decoding, resizing and encoding run on ``workers`` threads (OpenCV releases the
+    GIL); records are written in ``images`` order. Returns a summary dict.
+    """
+    import mxnet as mx
+    from tqdm import tqdm
+
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}; got {encoding!r}")
+    os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
+    if os.path.exists(prefix + ".json"):
+        os.remove(prefix + ".json")     # the old pack is invalid from here on
+    record = mx.recordio.MXIndexedRecordIO(prefix + ".idx.tmp", prefix + ".rec.tmp", "w")
+    keys, skipped = [], []
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(images), desc="pack", unit="img", disable=not progress, leave=False) as bar:
+        for start in range(0, len(images), chunk):   # bounded memory: one chunk in flight
+            part = images[start:start + chunk]
+            for path, item in zip(part, pool.map(lambda p: _prepare(p, short_side, encoding, quality), part)):
+                if item is None:
+                    skipped.append(path)
+                    continue
+                h, w, payload = item
+                record.write_idx(len(keys), mx.recordio.pack(mx.recordio.IRHeader(0, [h, w], len(keys), 0), payload))
+                keys.append(os.path.relpath(path, root))
+            bar.update(len(part))
+    record.close()
+    for ext in (".rec", ".idx"):
+        os.replace(prefix + ext + ".tmp", prefix + ext)
+    meta = {"short_side": short_side, "encoding": encoding, "quality": quality, "keys": keys}
+    with open(prefix + ".json", "w", encoding="utf-8") as f:
+        json.dump(meta, f)
+    return {"images": len(keys), "skipped": skipped, "megabytes": os.path.getsize(prefix + ".rec") / 2 ** 20}
+
+
+# ------------------------------------------------------------------ reading
+
+class PackReader:
+    """Random access to a pack's images by path.
+
+    Each thread (and each forked loader worker) opens its own record handle on first
+    use: a handle has one file position, so sharing one would mix up reads.
+    """
+
+    def __init__(self, prefix):
+        meta_path = prefix + ".json"
+        if not os.path.exists(meta_path):
+            raise FileNotFoundError(f"{prefix}.rec: no complete pack here; run `gluonfashion pack` "
+                                    f"with the same config (and short side) first")
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        self.prefix, self.short_side, self.encoding = prefix, meta["short_side"], meta["encoding"]
+        self.root = os.path.dirname(os.path.dirname(os.path.abspath(prefix)))
+        self.index = {key: i for i, key in enumerate(meta["keys"])}
+        self._local = threading.local()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_local")      # handles never travel between processes
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def __len__(self):
+        return len(self.index)
+
+    def record_of(self, path):
+        """Record number of an image path (absolute, or relative to the data root)."""
+        key = os.path.relpath(os.path.abspath(path), self.root)
+        if key not in self.index:
+            raise KeyError(f"{path} is not in the pack {self.prefix}.rec: re-run `gluonfashion pack`")
+        return self.index[key]
+
+    def read(self, record):
+        """The RGB uint8 image of record number ``record``."""
+        import mxnet as mx
+        import numpy as np
+        from .images import decode_bytes
+        handle = getattr(self._local, "handle", None)
+        if handle is None:
+            handle = self._local.handle = mx.recordio.MXIndexedRecordIO(
+                self.prefix + ".idx", self.prefix + ".rec", "r")
+        header, payload = mx.recordio.unpack(handle.read_idx(record))
+        if self.encoding == "raw":
+            h, w = (int(v) for v in header.label)
+            return np.frombuffer(payload, dtype=np.uint8).reshape(h, w, 3)
+        return decode_bytes(payload, name=f"{self.prefix}.rec record {record}")

@@ -108,10 +108,10 @@ def write_val_predictions(run_dir, data, progress=True, log=print):
     return probs
 
 
-def predict(run_dir, question_file=None, tta=None, out_dir=None, devices=None,
+def predict(run_dir, question_file=None, tta=None, out_dir=None, devices=None, weights=None,
             progress=True, log=print):
     """Write ``<out_dir>/<task>.csv`` for the task's rows of the question file."""
-    net, cfg, record, ctx = load_run(run_dir, devices=devices, log=log)
+    net, cfg, record, ctx = load_run(run_dir, weights, devices=devices, log=log)
     task = cfg["task"]
     question_file = question_file or os.path.join(cfg["data_root"], cfg["question_file"])
     rows = read_question_file(question_file, {task})

@@ -135,12 +135,12 @@ def search_and_save_thresholds(run_dir, data, progress=True, log=print):
     return thresholds
 
 
-def predict(run_dir, out_dir=None, tta=None, devices=None, progress=True, log=print):
+def predict(run_dir, out_dir=None, tta=None, devices=None, weights=None, progress=True, log=print):
     """Probabilities for test.txt, then 0/1 rows with the run's thresholds (1..5 per image).
 
     Writes ``<out_dir>/jd_submission.csv`` and ``<out_dir>/jd_test_probs.csv``.
     """
-    net, cfg, record, ctx = load_run(run_dir, devices=devices, log=log)
+    net, cfg, record, ctx = load_run(run_dir, weights, devices=devices, log=log)
     ids, _ = read_jd_test(_path(cfg, "test_file"))
     tta = tta or cfg["tta"]
     transform = build_eval_transform(cfg, tta)
