@@ -94,12 +94,9 @@ def cmd_evaluate(args):
     if not answers:
         raise ValueError("no answers file: pass --answers or a config with answers_file")
     if cfg is not None and cfg["family"] == "jd":
-        from .config import output_dir
         from .workflows import jd
         probs = args.submission or os.path.join(cfg["submission_dir"], "jd_test_probs.csv")
-        thresholds = args.thresholds or os.path.join(output_dir(cfg), "thresholds.json")
-        result = jd.evaluate(probs, answers, thresholds, cfg["min_positive"], cfg["max_positive"])
-        print(jd_table(result))
+        print(jd_table(jd.evaluate_for_config(cfg, probs, args.thresholds, answers)))
         return
     from .submission import evaluate
     submission = args.submission or os.path.join(cfg["submission_dir"] if cfg else "submission", "submission.csv")

@@ -8,7 +8,7 @@ import os
 import socket
 
 import mxnet as mx
-from mxnet import gluon, init, nd
+from mxnet import init, nd
 from mxnet.gluon import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -12,7 +12,7 @@ import argparse
 import os
 import time
 
-from gluonfashion.config import load_config, output_dir
+from gluonfashion.config import load_config
 from gluonfashion.workflows import jd
 from gluonfashion.workflows.ensemble import run_ensemble
 
@@ -30,9 +30,7 @@ METHODS = ["mean", "weighted", "vote", "topn", "stack"]
 
 
 def score(cfg, probs_path, thresholds_path):
-    result = jd.evaluate(probs_path, os.path.join(cfg["data_root"], cfg["answers_file"]), thresholds_path,
-                         cfg["min_positive"], cfg["max_positive"])
-    return float(result["f2_tuned"].mean())
+    return float(jd.evaluate_for_config(cfg, probs_path, thresholds_path)["f2_tuned"].mean())
 
 
 def train_variant(name, overrides, profile, extra):
@@ -45,7 +43,7 @@ def train_variant(name, overrides, profile, extra):
     seconds = time.time() - start
     out = os.path.join("submission", "recipes", name)
     jd.predict(run_dir, out_dir=out, progress=False)
-    test = score(cfg, os.path.join(out, "jd_test_probs.csv"), os.path.join(output_dir(cfg), "thresholds.json"))
+    test = score(cfg, os.path.join(out, "jd_test_probs.csv"), os.path.join(run_dir, "thresholds.json"))
     thresholds = jd.checkpoint.load_json(os.path.join(run_dir, "thresholds.json"))
     return cfg, {"val": thresholds["val_mf2_tuned"], "test": test, "seconds": seconds}
 

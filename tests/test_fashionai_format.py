@@ -33,7 +33,7 @@ def test_bad_rows_name_file_line_and_expectation(tmp_path, row, expected):
     write_csv(str(path), [["ok.jpg", "t", "nynn"], row])
     with pytest.raises(DataFormatError, match=expected) as err:
         read_label_file(str(path))
-    assert f"label.csv:2" in str(err.value)
+    assert "label.csv:2" in str(err.value)
 
 
 def test_several_label_files_and_duplicates(tmp_path):

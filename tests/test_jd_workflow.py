@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gluonfashion import checkpoint
-from gluonfashion.config import load_config, output_dir
+from gluonfashion.config import load_config
 from gluonfashion.data.demo_jd import generate_jd_demo
 from gluonfashion.data.jd import read_jd_answers, read_jd_probabilities
 from gluonfashion.workflows import jd
@@ -57,3 +57,11 @@ def test_resampling_repeats_rare_style_images(jd_cfg, tmp_path):
     data = jd.prepare_data(dict(jd_cfg, rare_repeat=3, rare_frequency=0.05), run_dir, progress=False, log=_quiet)
     assert data.info["train_after_resampling"] > data.info["train"]
     assert len(data.train_images) == data.info["train_after_resampling"]
+
+
+def test_cost_sensitive_weights_rare_labels_by_sample_share(jd_cfg):
+    cfg = dict(jd_cfg, rare_frequency=0.05, fn_weight=5.0, loss="cost_sensitive")
+    # shares 0.5, 0.02, 0.1 of 100 samples: only the second label is rare
+    assert jd._fn_weights(cfg, np.array([50, 2, 10]), 100).tolist() == [1.0, 5.0, 1.0]
+    problem = jd.make_problem(cfg, [50, 2, 10], 100)
+    assert problem.n_outputs == 3

@@ -10,7 +10,7 @@ from ..data.download import download_images
 from ..data.images import check_images
 from ..data.jd import (read_jd_answers, read_jd_probabilities, read_jd_test, read_jd_train, style_names,
                        write_jd_probabilities, write_jd_submission)
-from ..data.sampling import rare_labels, resample_indices
+from ..data.sampling import resample_indices
 from ..data.split import load_split, multilabel_folds, save_split
 from ..engine import TrainData, fit
 from ..predict import predict_probs
@@ -85,17 +85,18 @@ def prepare_data(cfg, run_dir, progress=True, log=print):
                      [images[i] for i in val_idx], y[val_idx].astype(np.float32), names, info)
 
 
-def make_problem(cfg, label_counts):
+def make_problem(cfg, label_counts, n_samples):
+    """The multi-label problem with the configured loss; label counts drive the weights."""
     counts = np.asarray(label_counts)
     params = {"wbce": {"alpha": cfg["wbce_alpha"]}, "focal": {"gamma": cfg["focal_gamma"]},
-              "cost_sensitive": {"fn_weights": _fn_weights(cfg, counts)}}.get(cfg["loss"], {})
+              "cost_sensitive": {"fn_weights": _fn_weights(cfg, counts, n_samples)}}.get(cfg["loss"], {})
     return MultiLabel(len(counts), cfg["loss"], label_counts=counts, **params)
 
 
-def _fn_weights(cfg, counts):
+def _fn_weights(cfg, counts, n_samples):
+    """Cost-sensitive loss: labels rarer than ``rare_frequency`` weigh misses ``fn_weight``x."""
     weights = np.ones(len(counts), dtype=np.float32)
-    share = counts / max(counts.sum(), 1) * (counts > 0).sum()   # approx per-sample share
-    weights[share < cfg["rare_frequency"]] = cfg["fn_weight"]
+    weights[counts / max(n_samples, 1) < cfg["rare_frequency"]] = cfg["fn_weight"]
     return weights
 
 
@@ -110,7 +111,7 @@ def train(cfg, resume=False, fresh=False, progress=True, log=print):
     if fresh and os.path.exists(os.path.join(run_dir, "split.json")):
         os.remove(os.path.join(run_dir, "split.json"))
     data = prepare_data(cfg, run_dir, progress, log)
-    problem = make_problem(cfg, data.info["train_label_counts"])
+    problem = make_problem(cfg, data.info["train_label_counts"], data.info["train"])
     best = fit(cfg, data, problem, run_dir, resume, fresh, progress, log)
     if data.val_images:
         search_and_save_thresholds(run_dir, data, progress, log)
@@ -175,3 +176,13 @@ def evaluate(probs_path, answers_path, thresholds_path, min_positive=1, max_posi
     fixed = metrics.fbeta_per_label(truth, metrics.apply_thresholds(probs, 0.5, min_positive, max_positive))
     return {"styles": names, "f2_tuned": tuned, "f2_fixed": fixed, "support": truth.sum(0),
             "thresholds": thresholds}
+
+
+def evaluate_for_config(cfg, probs_path, thresholds_path=None, answers_path=None):
+    """``evaluate`` with the config's 1..5 bounds; by default its answers file and the
+    run's thresholds."""
+    if not (answers_path or cfg["answers_file"]):
+        raise ValueError("no answers to score against: the config has no answers_file")
+    thresholds_path = thresholds_path or os.path.join(output_dir(cfg), "thresholds.json")
+    return evaluate(probs_path, answers_path or _path(cfg, "answers_file"), thresholds_path,
+                    cfg["min_positive"], cfg["max_positive"])
