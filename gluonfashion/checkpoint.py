@@ -43,6 +43,21 @@ def save_trainer(trainer, path):
     atomic_write(path, trainer.save_states)
 
 
+# Everything a training run writes or derives; `--fresh` removes all of it so nothing
+# from an earlier run (SWA weights, thresholds, predictions) can be mistaken for new.
+RUN_FILES = ("state.json", "best.params", "best.json", "last.params", "last.states",
+             "swa.params", "swa.json", "swa_running.params", "metrics.csv", "curves.png",
+             "thresholds.json", "val_probs.csv", "val_truth.csv", "test_probs.csv",
+             "predict.json")
+
+
+def clear_run(run_dir):
+    for name in RUN_FILES:
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            os.remove(path)
+
+
 def has_state(run_dir):
     return os.path.exists(os.path.join(run_dir, "state.json"))
 

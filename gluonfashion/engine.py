@@ -91,14 +91,13 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
     os.makedirs(run_dir, exist_ok=True)
     state_path = os.path.join(run_dir, "state.json")
     state = None
-    if checkpoint.has_state(run_dir):
-        if resume:
-            state = checkpoint.load_json(state_path)
-        elif fresh:
-            os.remove(state_path)
-        else:
+    if fresh:
+        checkpoint.clear_run(run_dir)
+    elif checkpoint.has_state(run_dir):
+        if not resume:
             raise RunExistsError(f"{run_dir} already holds a training state: pass --resume to "
                                  f"continue it or --fresh to start over")
+        state = checkpoint.load_json(state_path)
     ctx = resolve_devices(cfg["devices"])
     save_config(cfg, os.path.join(run_dir, "config.yaml"))
     _seed_epoch(cfg["seed"], -1)

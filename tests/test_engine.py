@@ -85,3 +85,14 @@ def test_missing_images_are_counted_and_listed(tiny_config):
     report = open(os.path.join(run_dir, "image_problems.csv")).read()
     assert "train_0_0.jpg,missing" in report and "train_1_0.jpg,undecodable" in report
     assert len(data.train_images) + len(data.val_images) == 58
+
+
+def test_fresh_removes_everything_an_earlier_run_left(tiny_config):
+    cfg = dict(tiny_config, epochs=1)
+    run_dir, _ = fashionai.train(cfg, progress=False, log=_quiet)
+    stale = os.path.join(run_dir, "swa.params")
+    with open(stale, "w") as f:
+        f.write("from an earlier run")
+    fashionai.train(cfg, fresh=True, progress=False, log=_quiet)
+    assert not os.path.exists(stale)
+    assert os.path.exists(os.path.join(run_dir, "best.params"))

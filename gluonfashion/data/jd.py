@@ -255,7 +255,9 @@ def write_jd_submission(path, ids, binary):
 def write_jd_probabilities(path, ids, probs, names=None):
     """Write rows ``id,p1..pL`` under a header ``id,<names>`` (JD style names for 13).
 
-    Six decimals keep the files small while staying far below any threshold step.
+    Values are written with 9 significant digits, enough to read every float32 back
+    exactly: searched thresholds sit exactly on observed probabilities, so rounding
+    would flip the boundary sample when the saved thresholds are applied again.
     """
     probs = _as_matrix(probs).astype(np.float64)
     if not (np.isfinite(probs).all() and (probs >= 0).all() and (probs <= 1).all()):
@@ -265,5 +267,5 @@ def write_jd_probabilities(path, ids, probs, names=None):
     if len(names) != probs.shape[1]:
         raise ValueError(f"{len(names)} names for {probs.shape[1]} columns")
     _check_text_column(names, "name")
-    _write_rows(path, ([str(i)] + [f"{p:.6f}" for p in row] for i, row in zip(ids, probs)),
+    _write_rows(path, ([str(i)] + [f"{p:.9g}" for p in row] for i, row in zip(ids, probs)),
                 header=["id"] + names)

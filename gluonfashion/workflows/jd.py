@@ -120,8 +120,9 @@ def train(cfg, resume=False, fresh=False, progress=True, log=print):
 
 def search_and_save_thresholds(run_dir, data, progress=True, log=print):
     net, cfg, record, ctx = load_run(run_dir, log=log)
-    probs = predict_probs(net, data.val_images, build_eval_transform(cfg, cfg["tta"]), ctx,
-                          MultiLabel.activation, cfg["batch_size"], cfg["workers"], "val probs", progress)
+    transform = build_eval_transform(cfg, cfg["tta"])
+    probs = predict_probs(net, data.val_images, transform, ctx, MultiLabel.activation,
+                          max(1, cfg["batch_size"] // transform.n_crops), cfg["workers"], "val probs", progress)
     y = data.val_targets.astype(np.uint8)
     thresholds, _ = metrics.search_thresholds(probs, y, beta=2.0)
     bounds = {"min_positive": cfg["min_positive"], "max_positive": cfg["max_positive"]}
