@@ -110,35 +110,51 @@ def _own_cpu(process):
     return t.user + t.system     # reaped workers are counted from the samples instead
 
 
+def tree_cpu_seconds():
+    """CPU seconds used so far by this process and its live children (loader workers)."""
+    import psutil
+    me, total = psutil.Process(), 0.0
+    for process in [me] + me.children(recursive=True):
+        try:
+            t = process.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 class Stopwatch:
     """Wraps a batch iterable: skips ``warmup`` batches, then times ``batches`` batches.
 
     The clock starts after a full MXNet synchronisation, so work queued during the
     warm-up is not billed to the timed batches; the consumer's own final sync (a loss
-    read, a probability copy) ends the measurement.
+    read, a probability copy) ends the measurement. Besides wall time it counts the
+    CPU time of the process tree, which other processes' load disturbs much less.
     """
 
     def __init__(self, source, warmup, batches):
         self.source, self.warmup, self.batches = source, warmup, batches
-        self.images, self.start = 0, None
+        self.images, self.start, self.cpu_start = 0, None, None
 
     def __iter__(self):
         from mxnet import nd
         for i, batch in enumerate(self.source):
             if i == self.warmup:
                 nd.waitall()
-                self.start = time.perf_counter()
+                self.start, self.cpu_start = time.perf_counter(), tree_cpu_seconds()
             if i >= self.warmup + self.batches:
                 break
             if i >= self.warmup:
                 self.images += batch[0].shape[0]
             yield batch
 
-    def rate(self):
-        """Images/s of the timed batches; call right after the consumer returned."""
+    def result(self):
+        """``(images/s, CPU ms per image)`` of the timed batches; call right after the
+        consumer returned (before a loader's workers exit)."""
         if self.start is None or not self.images:
             raise ValueError("too few batches to time: lower --warmup or give more images")
-        return self.images / (time.perf_counter() - self.start)
+        wall, cpu = time.perf_counter() - self.start, tree_cpu_seconds() - self.cpu_start
+        return self.images / wall, 1000 * cpu / self.images
 
 
 def repeat_batch(batch, n):
@@ -147,33 +163,53 @@ def repeat_batch(batch, n):
 
 
 def train_rate(net, trainer, loss, ctx, cfg, source, warmup, batches):
-    """Training images/s through ``engine._train_epoch`` over ``source`` batches."""
+    """Training ``(images/s, CPU ms/image)`` through ``engine._train_epoch`` over ``source``."""
     from .engine import _train_epoch
     timed = Stopwatch(source, warmup, batches)
     _train_epoch(net, timed, trainer, loss, ctx, cfg, 0, (warmup + batches) * cfg["batch_size"], False)
-    return timed.rate()
+    return timed.result()
 
 
 def predict_rate(net, ctx, activation, source, warmup, batches):
-    """Prediction images/s through ``predict.predict_batches`` over ``source`` batches."""
+    """Prediction ``(images/s, CPU ms/image)`` through ``predict.predict_batches`` over ``source``."""
     from .predict import predict_batches
     timed = Stopwatch(source, warmup, batches)
     predict_batches(net, timed, ctx, activation)
-    return timed.rate()
+    return timed.result()
+
+
+class Pair:
+    """Medians over rounds of a (bound, end to end) comparison."""
+
+    def __init__(self, bounds, reals):
+        median = statistics.median
+        self.bound, self.real = median(r for r, _ in bounds), median(r for r, _ in reals)
+        # Each round's ratio: both sides ran within seconds, under the same background load.
+        self.ratio = median(r[0] / b[0] for r, b in zip(reals, bounds))
+        self.bound_cpu, self.real_cpu = median(c for _, c in bounds), median(c for _, c in reals)
+
+    @property
+    def cpu_ratio(self):
+        """Bound over end-to-end CPU per image: the ratio a machine with no other load
+        would reach if both were CPU-bound on the same cores."""
+        return self.bound_cpu / self.real_cpu
+
+    def as_dict(self):
+        return {"bound": self.bound, "real": self.real, "ratio": self.ratio, "bound_cpu_ms": self.bound_cpu,
+                "real_cpu_ms": self.real_cpu, "cpu_ratio": self.cpu_ratio}
+
+    def line(self):
+        return (f"bound {self.bound:8.1f} img/s   end to end {self.real:8.1f} img/s   ratio {self.ratio:.3f}   "
+                f"| CPU/img {self.bound_cpu:6.2f} -> {self.real_cpu:6.2f} ms ({self.cpu_ratio:.3f})")
 
 
 def paired(rounds, measure_bound, measure_real):
-    """``(bound, real, ratio)``: medians over ``rounds`` of alternating measurements.
-
-    The ratio is the median of each round's ``real / bound``: both sides of a round
-    ran within seconds of each other, under the same background load.
-    """
+    """A ``Pair`` from ``rounds`` of alternating (bound, end to end) measurements."""
     bounds, reals = [], []
     for _ in range(rounds):
         bounds.append(measure_bound())
         reals.append(measure_real())
-    ratio = statistics.median(r / b for r, b in zip(reals, bounds))
-    return statistics.median(bounds), statistics.median(reals), ratio
+    return Pair(bounds, reals)
 
 
 # ------------------------------------------------------------------ inputs
@@ -237,14 +273,17 @@ class _Bench:
         self.net = hybridize(build_model(self.cfg, N_OUTPUTS, self.ctx, log=lambda *_: None))
         self.problem.loss.hybridize()
         self.trainer = make_trainer(self.cfg, self.net)
-        self.images = bench_images(self.cfg, images_dir, (warmup + batches) * self.batch)
+        # Loaders get `tail` batches more than are timed: their workers stay busy to the
+        # end of a segment, as in a long epoch (prefetching never runs dry early).
+        self.loader_batches = warmup + batches + 2 * max(1, cfg["workers"])
+        self.images = bench_images(self.cfg, images_dir, self.loader_batches * self.batch)
 
     def _memory(self, n, n_crops=1):
         batch = memory_batch(self.cfg, n, n_crops)
         return lambda: repeat_batch(batch, self.warmup + self.batches)
 
     def train(self):
-        """``(bound, real, ratio)`` of training."""
+        """The ``Pair`` of training."""
         from .data.dataset import make_train_loader
         _, _, loader = make_train_loader(self.cfg, self.images, one_hot_targets(len(self.images)), len(self.ctx))
         memory = self._memory(self.batch)
@@ -258,19 +297,21 @@ class _Bench:
                           self.warmup, self.batches)
 
     def predict(self, tta):
-        """``(bound, real, ratio, batch, crops)`` of prediction with ``tta``."""
+        """``(Pair, batch, crops)`` of prediction with ``tta``."""
+        from .data.dataset import loader_options
         from .predict import prediction_loader
         from .transforms import build_eval_transform
         transform = build_eval_transform(self.cfg, tta)
         per_batch = max(1, self.batch // transform.n_crops)    # as the workflows batch it
-        images = self.images[:(self.warmup + self.batches) * per_batch]
-        loader = prediction_loader(images, transform, per_batch, self.cfg["workers"], loader_kind(self.cfg))
+        images = self.images[:self.loader_batches * per_batch]
+        loader = prediction_loader(images, transform, per_batch, self.cfg["workers"],
+                                   **loader_options(self.cfg))
         memory = self._memory(per_batch, transform.n_crops)
         try:
             measured = paired(self.repeat, lambda: self._predict(memory()), lambda: self._predict(loader))
         finally:
             del loader
-        return measured + (per_batch, transform.n_crops)
+        return measured, per_batch, transform.n_crops
 
     def _predict(self, source):
         return predict_rate(self.net, self.ctx, self.problem.activation, source, self.warmup, self.batches)
@@ -285,15 +326,13 @@ def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, r
         log(f"[bench] {cfg['model']} at {cfg['image_size']} px, batch {bench.batch} on {describe(bench.ctx)}; "
             f"{cfg['workers']} {loader_kind(cfg)} workers; {len(set(bench.images))} images from "
             f"{_source(cfg, images_dir)}; {_threads()}; medians of {repeat} rounds of {batches} batches")
-        bound, real, ratio = bench.train()
-        result["train"] = {"bound": bound, "real": real, "ratio": ratio}
-        log(f"[bench] train              bound {bound:8.1f} img/s   end to end {real:8.1f} img/s   "
-            f"ratio {ratio:.3f}")
+        pair = bench.train()
+        result["train"] = pair.as_dict()
+        log(f"[bench] train              {pair.line()}")
         for tta in tta_modes:
-            bound, real, ratio, per_batch, crops = bench.predict(tta)
-            result[f"predict_{tta}"] = {"bound": bound, "real": real, "ratio": ratio}
-            log(f"[bench] predict {tta:<8} {per_batch:>2}x{crops:<2} bound {bound:8.1f} img/s   "
-                f"end to end {real:8.1f} img/s   ratio {ratio:.3f}")
+            pair, per_batch, crops = bench.predict(tta)
+            result[f"predict_{tta}"] = pair.as_dict()
+            log(f"[bench] predict {tta:<8} {per_batch:>2}x{crops:<2} {pair.line()}")
     result.update(train_ratio=result["train"]["ratio"], peak_rss_mb=round(Monitor.process_peak_mb()),
                   workers_peak_rss_mb=round(monitor.workers_peak_mb), other_cores=monitor.other_cores)
     ratios = [v["ratio"] for k, v in result.items() if k.startswith("predict_")]
@@ -310,7 +349,7 @@ def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, r
 def _source(cfg, images_dir):
     if image_source(cfg) == "pack":
         from .data.pack import pack_prefix
-        return f"{pack_prefix(cfg)}.rec (training; prediction reads the files)"
+        return f"{pack_prefix(cfg)}.rec"
     return images_dir or f"{cfg['data_root']} ({cfg['task'] or cfg['family']})"
 
 

@@ -3,7 +3,7 @@ import numpy as np
 from mxnet import gluon, nd
 from tqdm import tqdm
 
-from .data.dataset import ImageDataset, make_loader
+from .data.dataset import ImageDataset, PackedDataset, make_loader
 
 
 def forward_probs(net, batch, ctx, activation):
@@ -19,15 +19,21 @@ def forward_probs(net, batch, ctx, activation):
     return probs.reshape((-1, n_crops, probs.shape[-1])).mean(axis=1)
 
 
-def prediction_loader(images, transform, batch_size=64, workers=2, loader="process", decode_side="auto"):
+def prediction_loader(images, transform, batch_size=64, workers=2, loader="process", decode_side="auto",
+                      pack=None):
     """A loader of ``transform``ed images in order (targets are dummies).
 
-    ``decode_side="auto"`` decodes JPEGs at the reduced scale that still covers the
-    transform's short-side resize (``resize_to``): the same crops for far less work.
+    Images come from ``pack`` (a ``PackReader``) when given, else from the files;
+    ``decode_side="auto"`` decodes JPEG files at the reduced scale that still covers
+    the transform's short-side resize (``resize_to``): the same crops for less work.
     """
-    if decode_side == "auto":
-        decode_side = getattr(transform, "resize_to", None)
-    dataset = ImageDataset(images, np.zeros(len(images)), transform, decode_side)
+    targets = np.zeros(len(images))
+    if pack is not None:
+        dataset = PackedDataset(pack, images, targets, transform)
+    else:
+        if decode_side == "auto":
+            decode_side = getattr(transform, "resize_to", None)
+        dataset = ImageDataset(images, targets, transform, decode_side)
     return make_loader(dataset, batch_size, workers, thread_pool=loader == "thread")
 
 
@@ -50,11 +56,12 @@ def predict_batches(net, batches, ctx, activation, bar=None):
 
 
 def predict_probs(net, images, transform, ctx, activation, batch_size=64, workers=2,
-                  desc="predict", progress=True, decode_side="auto", loader="process"):
+                  desc="predict", progress=True, decode_side="auto", loader="process", pack=None):
     """Probabilities (N, C) for image paths, in order, with ``transform``'s crops.
 
-    ``loader``: ``process`` or ``thread`` workers (see ``prediction_loader``)."""
-    batches = prediction_loader(images, transform, batch_size, workers, loader, decode_side)
+    ``loader`` (``process`` or ``thread`` workers) and ``pack``: see ``prediction_loader``;
+    ``data.dataset.loader_options(cfg)`` gives both from a config."""
+    batches = prediction_loader(images, transform, batch_size, workers, loader, decode_side, pack)
     with tqdm(total=len(images), desc=desc, unit="img", disable=not progress, leave=False) as bar:
         probs = predict_batches(net, batches, ctx, activation, bar)
     if probs is None:

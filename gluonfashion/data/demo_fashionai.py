@@ -24,13 +24,14 @@ import csv
 import os
 import zlib
 
-import numpy as np
 import cv2
+import numpy as np
 from PIL import Image, ImageDraw
 
 from ..tasks import FASHIONAI_TASKS
 
 INVISIBLE = "Invisible"
+_SPLITS = {"train": 0, "test": 1}   # part of each image's seed
 _SS = 2            # shapes are drawn at twice the size and downsampled: cheap anti-aliasing
 _LEAN = 0.3        # an image labelled with an 'm' neighbour moves this far towards it
 
@@ -40,7 +41,7 @@ _SHOULDER_Y, _WAIST_Y, _HIP_Y, _ANKLE_Y = 0.178, 0.375, 0.48, 0.95
 _TORSO_Y = (0.178, 0.235, 0.30, 0.38, 0.48, 0.52)      # torso half-width by height
 _TORSO_W = (0.105, 0.092, 0.083, 0.068, 0.097, 0.098)
 _LEG_Y = (0.46, 0.60, 0.72, 0.80, 0.95)                # leg half-width by height
-_LEG_W = (0.048, 0.040, 0.027, 0.030, 0.017)
+_LEG_W = (0.048, 0.045, 0.032, 0.035, 0.021)
 _ARM_ROOT = (0.09, 0.188)                              # shoulder joint of the right arm
 _ARM_LEN = 0.29                                        # shoulder joint to wrist
 _HEAD = ((0.0, 0.065), 0.046, 0.06)                    # centre, half-width, half-height
@@ -51,11 +52,11 @@ _HEAD = ((0.0, 0.065), 0.046, 0.06)                    # centre, half-width, hal
 _VIEWS = {
     "lower": (0.0, 0.685, 0.80, 1.4),   # waist to floor: skirts and pants
     "coat": (0.0, 0.605, 0.99, 1.5),    # shoulders to floor: coats
-    "upper": (0.0, 0.38, 0.60, 1.0),    # chin to thigh, arms in full: sleeves
+    "upper": (0.0, 0.35, 0.56, 1.0),    # chin to thigh, arms in full: sleeves
     "bust": (0.0, 0.18, 0.42, 1.0),     # head and chest: nothing below the waist shows
     "chest": (0.0, 0.30, 0.17, 1.0),    # chest close-up: the arms are out of frame
-    "neck": (0.0, 0.19, 0.34, 1.0),     # collar and neck designs
-    "lapel": (0.0, 0.215, 0.40, 1.0),
+    "neck": (0.0, 0.175, 0.28, 1.0),    # collar and neck designs
+    "lapel": (0.0, 0.225, 0.31, 1.0),
     "neckline": (0.0, 0.225, 0.38, 1.0),
     "legs": (0.0, 0.735, 0.66, 1.3),    # hips to floor: the neck is out of frame
 }
@@ -109,14 +110,16 @@ def _arm_band(side, theta, t0, t1, pad=0.0, flare=0.0, steps=6):
     sleeves are arm bands with some ``pad``, extra-long ones ``flare`` past the wrist."""
     root, d, n = _arm_frame(side, theta)
     ts = np.linspace(t0, t1, steps)
-    w = 0.021 - 0.008 * np.clip(ts, 0, 1) + pad + flare * np.maximum(ts - 1, 0)
+    w = 0.025 - 0.009 * np.clip(ts, 0, 1) + pad + flare * np.maximum(ts - 1, 0)
     centre = root + np.outer(ts * _ARM_LEN, d)
-    return list(map(tuple, centre + np.outer(w, n))) + list(map(tuple, (centre - np.outer(w, n))[::-1]))
+    offset = np.outer(w, n)
+    return list(map(tuple, centre + offset)) + list(map(tuple, (centre - offset)[::-1]))
 
 
 def _hand(side, theta):
+    """An open hand hanging below the wrist, along the arm."""
     root, d, _ = _arm_frame(side, theta)
-    return _ellipse(root + d * _ARM_LEN * 1.12, 0.036, 0.014, axis=d, n=14)
+    return _ellipse(root + d * _ARM_LEN * 1.12, 0.037, 0.016, axis=d, n=14)
 
 
 def _leg(side, stance, y0, y1, pad=0.0, steps=8):
@@ -162,6 +165,7 @@ _CUTS = {  # neckline cuts, left to right between the shoulders
     "square": [(-0.047, 0.163), (-0.047, 0.235), (0.047, 0.235), (0.047, 0.163)],
     "boat": [(-0.085, 0.169), (0.085, 0.169)],
     "jacket": [(-0.03, 0.158), (0, 0.32), (0.03, 0.158)],
+    "jewel": _arc((0, 0.158), 0.045, 0.075),
     "coat": [(-0.03, 0.158), (0, 0.25), (0.03, 0.158)],
 }
 _TANK_SIDE = [(-_torso_w(0.245, 0.006), 0.245), (-0.075, 0.21), (-0.062, 0.175), (-0.04, 0.166)]
@@ -196,7 +200,7 @@ def _colour(rng, avoid=(), min_dist=80.0):
     return tuple(int(v) for v in c)
 
 
-class Paint:
+class _Paint:
     """A fabric: flat ``colour`` or a ``pattern`` of it with a second shade, and the
     darker ``edge`` colour of its outline."""
 
@@ -220,8 +224,15 @@ class Paint:
             on = ((u % 1) - 0.5) ** 2 + ((v % 1) - 0.5) ** 2 < 0.06
         else:  # checks
             on = (np.floor(u) + np.floor(v)) % 2 == 0
-        arr = np.where(on[..., None], np.asarray(second, np.uint8), np.asarray(self.colour, np.uint8))
+        arr = np.where(on[..., None], np.asarray(second, np.uint8),
+                       np.asarray(self.colour, np.uint8))
         return Image.fromarray(arr)
+
+
+def _shade(colour, amount):
+    """``colour`` moved ``amount`` towards mid-grey: a second tone of the same cloth."""
+    sign = -1 if sum(colour) > 380 else 1
+    return tuple(int(v) for v in np.clip(np.asarray(colour) + sign * amount, 0, 255))
 
 
 def _paint(rng, size, colour):
@@ -229,9 +240,8 @@ def _paint(rng, size, colour):
     kind = ("plain", "stripes", "dots", "checks")[rng.integers(4)]
     period = rng.uniform(0.05, 0.10) * size
     angle = rng.uniform(0, np.pi)
-    sign = -1 if sum(colour) > 380 else 1      # the second shade goes towards mid-grey
-    second = np.clip(np.asarray(colour) + sign * rng.uniform(25, 50), 0, 255).astype(np.uint8)
-    return Paint(colour, pattern=None if kind == "plain" else (kind, period, angle, second))
+    second = _shade(colour, rng.uniform(25, 50))
+    return _Paint(colour, pattern=None if kind == "plain" else (kind, period, angle, second))
 
 
 def _background(rng, size, colour):
@@ -243,8 +253,8 @@ def _background(rng, size, colour):
         ramp = np.linspace(-1, 1, size, dtype=np.float32) * rng.uniform(10, 30)
         arr += ramp[:, None, None] if rng.random() < 0.5 else ramp[None, :, None]
     elif kind == 2:
-        blotches = rng.normal(0, 18, (5, 5, 3)).astype(np.float32)
-        arr += np.asarray(Image.fromarray(blotches[..., 0]).resize((size, size), Image.BICUBIC))[..., None]
+        blotches = Image.fromarray(rng.normal(0, 18, (5, 5)).astype(np.float32))
+        arr += np.asarray(blotches.resize((size, size), Image.BICUBIC))[..., None]
         arr += rng.normal(0, 4, 3).astype(np.float32)
     elif kind == 3:
         arr[int(rng.uniform(0.55, 0.95) * size):] *= rng.uniform(0.7, 0.9)
@@ -268,6 +278,7 @@ class _Canvas:
         self._ring = np.ones((3 * _SS + 1,) * 2, np.uint8)    # outline: 1.5 px after downsampling
 
     def xy(self, pts):
+        """Body-unit points to pixel coordinates."""
         return [tuple(p) for p in np.asarray(pts, float) @ self._m.T + self._t]
 
     def garment(self, polys, paint):
@@ -317,12 +328,13 @@ def _palette(rng, size):
     trim = _colour(rng, [top, coat, skin], 70)
     pal = {name: _paint(rng, size, c) for name, c in
            (("top", top), ("bottom", bottom), ("coat", coat), ("trim", trim))}
-    # lapels are often the jacket's own cloth; otherwise a contrasting facing
-    pal["lapel"] = pal["coat"] if rng.random() < 0.5 else pal["trim"]
-    pal["skin"] = Paint(skin, edge=0.6)
+    # Lapels and knitted necks are often the garment's own cloth, set off by a shade.
+    pal["lapel"] = _Paint(_shade(coat, 45)) if rng.random() < 0.5 else pal["trim"]
+    pal["top_shade"] = _Paint(_shade(top, 45))
+    pal["skin"] = _Paint(skin, edge=0.6)
     hair = np.clip(np.asarray(_HAIR[rng.integers(len(_HAIR))]) * rng.uniform(0.85, 1.15), 0, 255)
-    pal["hair"] = Paint(tuple(int(v) for v in hair), edge=0.5)
-    pal["shoes"] = Paint(_colour(rng, [bg], 50), edge=0.5)
+    pal["hair"] = _Paint(tuple(int(v) for v in hair), edge=0.5)
+    pal["shoes"] = _Paint(_colour(rng, [bg], 50), edge=0.5)
     pal["bg"] = bg
     return pal
 
@@ -341,12 +353,13 @@ def _base_outfit(rng):
         "pieces": [],                # (polygons, paint name) drawn over the garments
         "lines": [],                 # (points, paint name, width) seams, folds, placket
         "dots": [],                  # (centre, radius, paint name) buttons
-        "pose": (np.deg2rad(rng.uniform(20, 32)), rng.uniform(0.0, 0.02)),
+        "pose": (np.deg2rad(rng.uniform(18, 28)), rng.uniform(0.015, 0.035)),
         "hair": int(rng.integers(4)),
     }
 
 
 def _draw_body(c, pal, outfit):
+    """Skin (one silhouette, outlined once), hair and shoes."""
     theta, stance = outfit["pose"]
     hair = outfit["hair"]
     if hair in (2, 3):   # hair behind the head: a bob or a bun
@@ -383,13 +396,13 @@ def _draw_figure(c, pal, outfit):
     elif kind == "pants":
         stance = outfit["pose"][1]
         hips = _bodice(_across(_WAIST_Y, ease=0.005), 0.53, 0.005)
-        c.garment([hips] + [_leg(s, stance, 0.47, hem, 0.012) for s in (-1, 1)], pal["bottom"])
+        c.garment([hips] + [_leg(s, stance, 0.47, hem, 0.009) for s in (-1, 1)], pal["bottom"])
 
     if outfit["coat"]:
         hem, flare, cut = outfit["coat"]
         body = _bodice(_shoulders(_CUTS[cut], 0.018), hem, 0.018, flare)
         c.garment([body] + [_arm_band(s, theta, -0.08, 0.97, 0.012) for s in (-1, 1)], pal["coat"])
-        opening = _CUTS[cut][1][1]
+        opening = max(y for _, y in _CUTS[cut])
         c.line([(0, opening), (0, hem)], pal["coat"].edge)
         for y in np.arange(opening + 0.03, min(hem, 0.62) - 0.02, 0.07):
             c.dot((0.012, y), 0.006, pal["coat"].edge)
@@ -411,8 +424,8 @@ _LENGTHS = {
         "Short Length": 0.58, "Knee Length": 0.695, "Midi Length": 0.80,
         "Ankle Length": 0.89, "Floor Length": 1.0}),
     "pant_length_labels": ("pants", "lower", "bust", {
-        "Short Pant": 0.575, "Mid Length": 0.685, "3/4 Length": 0.79,
-        "Cropped Pant": 0.875, "Full Length": 0.975}),
+        "Short Pant": 0.565, "Mid Length": 0.675, "3/4 Length": 0.78,
+        "Cropped Pant": 0.87, "Full Length": 0.975}),
     "coat_length_labels": ("coat", "coat", "bust", {
         "High Waist Length": 0.33, "Regular Length": 0.44, "Long Length": 0.545,
         "Micro Length": 0.64, "Knee Length": 0.735, "Midi Length": 0.83,
@@ -455,6 +468,7 @@ def _pair(left):
 
 
 def _rib_band():
+    """A knitted band round the neckline, with ribs across it."""
     outer = _arc((0, 0.156), 0.042, 0.044)
     inner = _arc((0, 0.156), 0.030, 0.030)
     ticks = [([(0.030 * np.cos(a), 0.156 + 0.030 * np.sin(a)),
@@ -464,32 +478,34 @@ def _rib_band():
 
 
 def _ruffle():
-    xs = np.linspace(-0.048, 0.048, 15)
-    top = [(x, 0.124 + (0.014 if i % 2 else 0.0)) for i, x in enumerate(xs)]
-    pleats = [([(x, 0.128), (x * 0.8, 0.17)], "top", 0.003) for x in xs[1:-1:2]]
-    return top + [(0.038, 0.172), (-0.038, 0.172)], pleats
+    """A frill flaring out from the neckline to a scalloped top edge."""
+    xs = np.linspace(-0.062, 0.062, 13)
+    top = [(x, 0.122 + (0.016 if i % 2 else 0.0)) for i, x in enumerate(xs)]
+    pleats = [([(x, 0.128), (x * 0.55, 0.17)], "top_shade", 0.003) for x in xs[1:-1:2]]
+    return top + [(0.035, 0.172), (-0.035, 0.172)], pleats
 
 
 def _tube(top_y, folds):
     """A close-fitting neck tube from ``top_y`` down to the neckline, with fold lines."""
     poly = [(-0.034, top_y), (0.034, top_y), (0.037, 0.172), (-0.037, 0.172)]
-    lines = [([(-0.035, y), (0.035, y)], "top", 0.003)
+    lines = [([(-0.035, y), (0.035, y)], "top_shade", 0.003)
              for y in np.linspace(top_y, 0.172, folds + 2)[1:-1]]
     return poly, lines
 
 
 def _drapes():
     """Concentric cowl folds hanging in a wide scoop neckline."""
-    return [([(-0.06 + 0.008 * k, 0.172), (0, 0.20 + 0.024 * k), (0.06 - 0.008 * k, 0.172)],
-             "top", 0.006) for k in range(3)]
+    return [(_arc((0, 0.172), 0.058 - 0.008 * k, 0.03 + 0.022 * k), "top", 0.009) for k in range(3)]
 
 
 _RIB, _RIB_TICKS = _rib_band()
 _RUFFLE, _RUFFLE_PLEATS = _ruffle()
-_TURTLE, _TURTLE_FOLDS = _tube(0.11, 3)
-_LOW_TURTLE, _LOW_TURTLE_FOLDS = _tube(0.142, 1)
+_TURTLE, _TURTLE_FOLDS = _tube(0.106, 3)
+_LOW_TURTLE, _LOW_TURTLE_FOLDS = _tube(0.148, 1)
 _BUTTONS = [((0.0, y), 0.006, "top") for y in (0.23, 0.28, 0.33)]
 _SHAWL_INNER = [(-0.03, 0.156), (-0.004, 0.318)]
+_NOTCH_LAPEL = [(-0.022, 0.2), (-0.004, 0.318), (-0.095, 0.212), (-0.062, 0.2)]
+_NOTCH_COLLAR = [(-0.03, 0.156), (-0.048, 0.148), (-0.082, 0.184), (-0.024, 0.194)]
 
 
 def _shawl(bulge, top_x):
@@ -518,18 +534,18 @@ _DESIGNS = {
                            lines=_RIB_TICKS),
     }),
     "lapel_design_labels": ("lapel", {
-        "Notched": dict(jacket=True, pieces=[(_pair(
-            [(-0.03, 0.156), (-0.004, 0.318), (-0.086, 0.224), (-0.058, 0.204),
-             (-0.076, 0.186), (-0.046, 0.156)]), "lapel")]),
-        "Collarless": dict(jacket=True, lines=[(_CUTS["jacket"], "lapel", 0.006)]),
-        "Shawl Collar": dict(jacket=True, pieces=[(_pair(_shawl(-0.075, -0.048)), "lapel")]),
-        "Plus Size Shawl": dict(jacket=True, pieces=[(_pair(_shawl(-0.16, -0.075)), "lapel")]),
+        # collar and lapel are separate pieces: the notch is the gap between them
+        "Notched": dict(jacket="jacket",
+                        pieces=[(_pair(_NOTCH_LAPEL) + _pair(_NOTCH_COLLAR), "lapel")]),
+        "Collarless": dict(jacket="jewel", lines=[(_CUTS["jewel"], "lapel", 0.006)]),
+        "Shawl Collar": dict(jacket="jacket", pieces=[(_pair(_shawl(-0.075, -0.048)), "lapel")]),
+        "Plus Size Shawl": dict(jacket="jacket", pieces=[(_pair(_shawl(-0.16, -0.075)), "lapel")]),
     }),
     "neck_design_labels": ("neck", {
-        "Turtle Neck": dict(cut="crew", pieces=[([_TURTLE], "top")], lines=_TURTLE_FOLDS),
-        "Ruffle Semi-High Collar": dict(cut="crew", pieces=[([_RUFFLE], "top")],
+        "Turtle Neck": dict(cut="crew", pieces=[([_TURTLE], "top_shade")], lines=_TURTLE_FOLDS),
+        "Ruffle Semi-High Collar": dict(cut="crew", pieces=[([_RUFFLE], "top_shade")],
                                         lines=_RUFFLE_PLEATS),
-        "Low Turtle Neck": dict(cut="crew", pieces=[([_LOW_TURTLE], "top")],
+        "Low Turtle Neck": dict(cut="crew", pieces=[([_LOW_TURTLE], "top_shade")],
                                 lines=_LOW_TURTLE_FOLDS),
         "Draped Collar": dict(cut="scoop", lines=_drapes()),
     }),
@@ -556,7 +572,7 @@ _DESIGNS = {
 
 def _off_shoulder_band(theta):
     """A band across both upper arms, giving the off-shoulder top its straight edge."""
-    x = _ARM_ROOT[0] + 0.035 * np.tan(theta) + 0.031 / np.cos(theta)
+    x = _ARM_ROOT[0] + 0.035 * np.tan(theta) + 0.035 / np.cos(theta)
     return [(-x, 0.205), (x, 0.205), (x, 0.24), (-x, 0.24)]
 
 
@@ -567,7 +583,7 @@ def _design_scene(task, value, toward, rng):
         return "legs", outfit      # the neck is out of frame
     spec = designs[value]
     if spec.get("jacket"):
-        outfit["coat"] = (0.56, 0.1, "jacket")
+        outfit["coat"] = (0.56, 0.1, spec["jacket"])     # the jacket's neckline cut
     if "cut" in spec:
         cut = spec["cut"]
         outfit["top_edge"] = _shoulders(_CUTS[cut] if isinstance(cut, str) else cut)
@@ -591,7 +607,8 @@ def _design_scene(task, value, toward, rng):
 # Plausible confusions for the 'm' (maybe) labels of design tasks; length tasks use the
 # neighbouring lengths.
 _CONFUSIONS = {
-    "collar_design_labels": {"Shirt Collar": ["Peter Pan"], "Peter Pan": ["Shirt Collar", "Puritan Collar"],
+    "collar_design_labels": {"Shirt Collar": ["Peter Pan"],
+                             "Peter Pan": ["Shirt Collar", "Puritan Collar"],
                              "Puritan Collar": ["Peter Pan"], "Rib Collar": ["Peter Pan"]},
     "lapel_design_labels": {"Notched": ["Shawl Collar"], "Collarless": ["Shawl Collar"],
                             "Shawl Collar": ["Notched", "Plus Size Shawl"],
@@ -650,7 +667,7 @@ def _task_key(task):
 
 def _example(task, split, index, value, seed, image_size, maybe_rate):
     """One image and its ynm label string, seeded only by (seed, task, split, index)."""
-    rng = np.random.default_rng([seed, _task_key(task), split == "test", index])
+    rng = np.random.default_rng([seed, _task_key(task), _SPLITS[split], index])
     names = FASHIONAI_TASKS[task]
     ynm = ["n"] * len(names)
     ynm[value] = "y"
@@ -706,11 +723,12 @@ def generate_fashionai_demo(out_dir, train_per_value=40, test_per_value=12, imag
         for split, per_value in (("train", train_per_value), ("test", test_per_value)):
             # shuffled so that file order says nothing about the label
             values = np.repeat(np.arange(n), per_value)
-            np.random.default_rng([seed, _task_key(task), split == "test"]).shuffle(values)
+            np.random.default_rng([seed, _task_key(task), _SPLITS[split]]).shuffle(values)
             plan += [(task, split, i, int(v)) for i, v in enumerate(values)]
 
     rows = {"train": [], "test": []}
-    summary = {task: {"values": len(FASHIONAI_TASKS[task]), "train": 0, "test": 0} for task in tasks}
+    summary = {task: {"values": len(FASHIONAI_TASKS[task]), "train": 0, "test": 0}
+               for task in tasks}
     for task in tasks:
         os.makedirs(os.path.join(out_dir, "Images", task), exist_ok=True)
     for task, split, index, value in tqdm(plan, desc="demo images", disable=not progress):
