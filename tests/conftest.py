@@ -58,3 +58,13 @@ def tiny_config(tiny_fashionai, tmp_path):
         ("workers", 0), ("devices", "cpu"), ("tta", "flip"), ("val_fraction", 0.2),
         ("output_dir", str(tmp_path / "runs/{task}")), ("submission_dir", str(tmp_path / "submission")),
     ], profile="demo")
+
+
+class Interrupted(Exception):
+    """Raised from a log callback to stop training as an interruption would."""
+
+
+def interrupt_after_first_epoch(line):
+    """A ``log`` callback that stops training right after epoch 1 was saved."""
+    if line.startswith("[train] epoch   1"):
+        raise Interrupted

@@ -8,6 +8,7 @@ from gluonfashion import checkpoint
 from gluonfashion.engine import RunExistsError
 from gluonfashion.submission import evaluate, merge
 from gluonfashion.workflows import fashionai
+from conftest import Interrupted, interrupt_after_first_epoch
 
 
 def _quiet(*_):
@@ -33,22 +34,13 @@ def test_train_predict_merge_beats_chance(tiny_config):
     assert table["bar_length"]["n"] == 18
 
 
-class Interrupted(Exception):
-    pass
-
-
-def _interrupt_after_first_epoch(line):
-    if line.startswith("[train] epoch   1"):
-        raise Interrupted
-
-
 def test_resume_matches_uninterrupted(tiny_config, tmp_path):
     cfg = dict(tiny_config, epochs=2, output_dir=str(tmp_path / "straight"))
     straight_dir, _ = fashionai.train(cfg, progress=False, log=_quiet)
 
     cfg_b = dict(cfg, output_dir=str(tmp_path / "resumed"))
     with pytest.raises(Interrupted):   # stops right after epoch 1 was saved
-        fashionai.train(cfg_b, progress=False, log=_interrupt_after_first_epoch)
+        fashionai.train(cfg_b, progress=False, log=interrupt_after_first_epoch)
     resumed_dir, _ = fashionai.train(cfg_b, resume=True, progress=False, log=_quiet)
 
     import mxnet as mx

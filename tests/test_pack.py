@@ -14,6 +14,7 @@ from gluonfashion.data.dataset import ImageDataset, PackedDataset, make_loader, 
 from gluonfashion.data.images import decode_image, image_size
 from gluonfashion.data.pack import PackReader, pack_prefix, resized, task_images, write_pack
 from gluonfashion.transforms import EvalTransform, TrainTransform, resize_short
+from conftest import Interrupted, interrupt_after_first_epoch
 
 
 @pytest.fixture
@@ -156,15 +157,6 @@ def test_cli_pack_then_a_training_loader_reads_it(tiny_config, tmp_path, capsys)
     assert shapes == [(16, 32, 32, 3), (4, 32, 32, 3)]
 
 
-class Interrupted(Exception):
-    pass
-
-
-def _stop_after_first_epoch(line):
-    if line.startswith("[train] epoch   1"):
-        raise Interrupted
-
-
 def test_training_from_a_pack_runs_and_resumes_exactly(tiny_config, tmp_path):
     from gluonfashion.workflows import fashionai
     config = _task_yaml(tmp_path, tiny_config)
@@ -175,7 +167,7 @@ def test_training_from_a_pack_runs_and_resumes_exactly(tiny_config, tmp_path):
     # the same two epochs as a run stopped after epoch 1 and resumed
     cfg_b = dict(cfg, output_dir=str(tmp_path / "b"))
     with pytest.raises(Interrupted):
-        fashionai.train(cfg_b, progress=False, log=_stop_after_first_epoch)
+        fashionai.train(cfg_b, progress=False, log=interrupt_after_first_epoch)
     run_b, _ = fashionai.train(cfg_b, resume=True, progress=False, log=lambda *_: None)
     import mxnet as mx
     a, b = mx.nd.load(os.path.join(run_a, "last.params")), mx.nd.load(os.path.join(run_b, "last.params"))
