@@ -164,8 +164,11 @@ def _validate(net, data, eval_tf, ctx, problem, cfg, progress):
     """Validation metrics as ``{"val_<name>": value}`` (empty without validation images)."""
     if not data.val_images:
         return {}
+    # Thread workers: validation runs every epoch, and a new process pool per call (a
+    # fork of the whole training process) costs more than decoding a small val set.
     probs = predict_probs(net, data.val_images, eval_tf, ctx, problem.activation,
-                          cfg["batch_size"] * len(ctx), cfg["workers"], "validate", progress)
+                          cfg["batch_size"] * len(ctx), cfg["workers"], "validate", progress,
+                          loader="thread")
     return {f"val_{k}": v for k, v in problem.evaluate(probs, data.val_targets).items()}
 
 
