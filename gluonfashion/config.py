@@ -95,6 +95,8 @@ DEFAULTS = {
     "output_dir": "runs/{profile}/{task}",
     "submission_dir": "submission",
     "log_interval": 20,             # batches between progress-bar metric reads
+    "checkpoint_every_s": 0,        # seconds between saves of the resume state and curves.png
+                                    # (0: every epoch); the last epoch and a new best always save
 }
 
 
@@ -179,6 +181,8 @@ def validate(cfg):
         raise ConfigError(f"maybe_share must be in [0, 1]; got {cfg['maybe_share']!r}")
     if cfg["folds"] and not 0 <= cfg["fold"] < cfg["folds"]:
         raise ConfigError(f"fold must be in [0, folds); got fold={cfg['fold']} folds={cfg['folds']}")
+    _check(isinstance(cfg["checkpoint_every_s"], (int, float)) and cfg["checkpoint_every_s"] >= 0,
+           f"checkpoint_every_s must be a number >= 0; got {cfg['checkpoint_every_s']!r}")
     if cfg["resize_short"] < cfg["image_size"]:
         raise ConfigError("resize_short must be >= image_size (centre crop after resize)")
     _validate_recipes(cfg)

@@ -121,6 +121,7 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
     log(f"[train] {cfg['task']}: {len(data.train_images)} train / {len(data.val_images)} val images, "
         f"{cfg['model']} at {cfg['image_size']} px on {describe(ctx)}"
         + (f", resuming after epoch {start}" if state else ""))
+    last_save = time.time()
     for epoch in range(start, cfg["epochs"]):
         _seed_epoch(cfg["seed"], epoch)
         sampler.set_epoch(epoch)
@@ -144,20 +145,32 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
             checkpoint.save_json(os.path.join(run_dir, "best.json"), {
                 **best, "select_metric": problem.select_metric, "problem": problem.kind,
                 "classes": data.class_names, "config": cfg, "data": data.info})
-        checkpoint.save_params(net, os.path.join(run_dir, "last.params"))
-        checkpoint.save_trainer(trainer, os.path.join(run_dir, "last.states"))
         if swa.averages_epoch(cfg, epoch + 1):
             averaged.add(net, epoch + 1)
-            averaged.save(os.path.join(run_dir, swa.RUNNING_FILE))
-        checkpoint.save_json(state_path, {"epoch": epoch + 1, "history": history, "best": best,
-                                          "swa_snapshots": averaged.epochs})
         checkpoint.write_metrics_csv(os.path.join(run_dir, "metrics.csv"), history)
-        plots.plot_curves(history, os.path.join(run_dir, "curves.png"), f"{cfg['task']} ({cfg['model']})")
+        # On short demo epochs, writing the optimizer state and redrawing the curves cost
+        # as much as training; a resumed run simply redoes the (exactly reproducible)
+        # epochs since the last save.
+        if epoch + 1 == cfg["epochs"] or time.time() - last_save >= cfg["checkpoint_every_s"]:
+            _save_resume_state(run_dir, net, trainer, averaged, history, best, cfg)
+            last_save = time.time()
         log(_epoch_line(row))
     if cfg["swa_epochs"]:
         _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run_dir, best,
                     progress, log)
     return best
+
+
+def _save_resume_state(run_dir, net, trainer, averaged, history, best, cfg):
+    """Everything ``--resume`` reads, written together so it is always consistent."""
+    checkpoint.save_params(net, os.path.join(run_dir, "last.params"))
+    checkpoint.save_trainer(trainer, os.path.join(run_dir, "last.states"))
+    if averaged.count:
+        averaged.save(os.path.join(run_dir, swa.RUNNING_FILE))
+    checkpoint.save_json(os.path.join(run_dir, "state.json"),
+                         {"epoch": history[-1]["epoch"], "history": history, "best": best,
+                          "swa_snapshots": averaged.epochs})
+    plots.plot_curves(history, os.path.join(run_dir, "curves.png"), f"{cfg['task']} ({cfg['model']})")
 
 
 def _validate(net, data, eval_tf, ctx, problem, cfg, progress):

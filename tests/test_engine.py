@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gluonfashion import checkpoint
+from gluonfashion.config import output_dir
 from gluonfashion.engine import RunExistsError
 from gluonfashion.submission import evaluate, merge
 from gluonfashion.workflows import fashionai
@@ -53,6 +54,29 @@ def test_resume_matches_uninterrupted(tiny_config, tmp_path):
     hb = checkpoint.load_json(os.path.join(resumed_dir, "state.json"))["history"]
     assert [h["epoch"] for h in hb] == [1, 2]
     assert ha[-1]["val_map"] == pytest.approx(hb[-1]["val_map"])
+
+
+def test_sparse_checkpoints_resume_from_the_last_save(tiny_config, tmp_path):
+    # With a long checkpoint interval only the last epoch saves the resume state: a run
+    # stopped after epoch 1 left none, so resuming starts over and ends identical.
+    cfg = dict(tiny_config, epochs=2, checkpoint_every_s=3600, output_dir=str(tmp_path / "sparse"))
+    with pytest.raises(Interrupted):
+        fashionai.train(cfg, progress=False, log=interrupt_after_first_epoch)
+    run_dir = output_dir(cfg)
+    assert not checkpoint.has_state(run_dir)
+    assert os.path.exists(os.path.join(run_dir, "metrics.csv"))   # written every epoch
+    resumed_dir, _ = fashionai.train(cfg, resume=True, progress=False, log=_quiet)
+    state = checkpoint.load_json(os.path.join(resumed_dir, "state.json"))
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    assert os.path.exists(os.path.join(resumed_dir, "curves.png"))
+
+    straight_dir, _ = fashionai.train(dict(tiny_config, epochs=2, output_dir=str(tmp_path / "straight")),
+                                      progress=False, log=_quiet)
+    import mxnet as mx
+    a = mx.nd.load(os.path.join(straight_dir, "last.params"))
+    b = mx.nd.load(os.path.join(resumed_dir, "last.params"))
+    for k in a:
+        np.testing.assert_allclose(a[k].asnumpy(), b[k].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=k)
 
 
 def test_existing_run_needs_resume_or_fresh(tiny_config):
