@@ -33,20 +33,34 @@ def _load(args):
 
 
 def cmd_demo_data(args):
+    from .data import demo_fashionai, demo_jd
+    from .data.demo_stamp import clear_stamp, is_current, write_stamp
     if args.family in ("fashionai", "all"):
-        from .data.demo_fashionai import generate_fashionai_demo
         out = os.path.join(args.out, "fashionai")
-        s = generate_fashionai_demo(out, train_per_value=args.train_per_value,
-                                    test_per_value=args.test_per_value, image_size=args.image_size,
-                                    seed=args.seed, progress=not args.quiet)
-        print(f"[demo-data] FashionAI: {s['train']} train / {s['test']} test images -> {out}")
+        stamp = {"generator": demo_fashionai.GENERATOR_VERSION, "train_per_value": args.train_per_value,
+                 "test_per_value": args.test_per_value, "image_size": args.image_size, "seed": args.seed}
+        if not args.force and is_current(out, stamp, "Annotations/label.csv"):
+            print(f"[demo-data] FashionAI: {out} is up to date (--force to remake it)")
+        else:
+            clear_stamp(out)
+            s = demo_fashionai.generate_fashionai_demo(
+                out, train_per_value=args.train_per_value, test_per_value=args.test_per_value,
+                image_size=args.image_size, seed=args.seed, progress=not args.quiet)
+            write_stamp(out, stamp)
+            print(f"[demo-data] FashionAI: {s['train']} train / {s['test']} test images -> {out}")
     if args.family in ("jd", "all"):
-        from .data.demo_jd import generate_jd_demo
         out = os.path.join(args.out, "jd")
-        s = generate_jd_demo(out, n_train=args.jd_train, n_test=args.jd_test, image_size=args.image_size,
-                             seed=args.seed, progress=not args.quiet)
-        print(f"[demo-data] JD: {args.jd_train} train / {args.jd_test} test images -> {out} "
-              f"(images to fetch with `gluonfashion download`)")
+        stamp = {"generator": demo_jd.GENERATOR_VERSION, "train": args.jd_train, "test": args.jd_test,
+                 "image_size": args.image_size, "seed": args.seed}
+        if not args.force and is_current(out, stamp, "answers.txt"):
+            print(f"[demo-data] JD: {out} is up to date (--force to remake it)")
+        else:
+            clear_stamp(out)
+            demo_jd.generate_jd_demo(out, n_train=args.jd_train, n_test=args.jd_test,
+                                     image_size=args.image_size, seed=args.seed, progress=not args.quiet)
+            write_stamp(out, stamp)
+            print(f"[demo-data] JD: {args.jd_train} train / {args.jd_test} test images -> {out} "
+                  f"(images to fetch with `gluonfashion download`)")
 
 
 def cmd_download(args):
@@ -113,10 +127,11 @@ def build_parser():
     p.add_argument("--family", choices=["fashionai", "jd", "all"], default="all")
     p.add_argument("--jd-train", type=int, default=1200)
     p.add_argument("--jd-test", type=int, default=300)
-    p.add_argument("--train-per-value", type=int, default=40)
+    p.add_argument("--train-per-value", type=int, default=100)
     p.add_argument("--test-per-value", type=int, default=12)
     p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="remake the data even when it is up to date")
     _progress_args(p)
     p.set_defaults(func=cmd_demo_data)
 

@@ -48,3 +48,26 @@ def test_console_script_help():
     assert out.returncode == 0
     for verb in ("demo-data", "download", "train", "predict", "merge", "evaluate"):
         assert verb in out.stdout
+
+
+def test_demo_data_is_remade_only_when_out_of_date(tmp_path, capsys):
+    tiny = ["demo-data", "--out", str(tmp_path), "--train-per-value", "1", "--test-per-value", "1",
+            "--image-size", "48", "--jd-train", "12", "--jd-test", "3", "--quiet"]
+    assert main(tiny) == 0
+    assert "up to date" not in capsys.readouterr().out
+    label = tmp_path / "fashionai" / "Annotations" / "label.csv"
+    fetched = tmp_path / "jd" / "images" / "old.jpg"      # a download from the earlier dataset
+    fetched.parent.mkdir()
+    fetched.write_bytes(b"x")
+    made = label.stat().st_mtime_ns
+
+    assert main(tiny) == 0                                  # same generator, same parameters
+    assert capsys.readouterr().out.count("up to date") == 2
+    assert label.stat().st_mtime_ns == made and fetched.exists()
+
+    assert main([*tiny, "--force"]) == 0                    # remade; stale downloads removed
+    assert "up to date" not in capsys.readouterr().out
+    assert label.stat().st_mtime_ns != made and not fetched.exists()
+
+    assert main([*tiny[:-1], "--seed", "1", "--family", "fashionai", "--quiet"]) == 0   # new parameters
+    assert "up to date" not in capsys.readouterr().out

@@ -12,7 +12,7 @@ from PIL import Image
 from gluonfashion.cli import main
 from gluonfashion.data.dataset import ImageDataset, PackedDataset, make_loader, make_train_loader
 from gluonfashion.data.images import decode_image, image_size
-from gluonfashion.data.pack import PackReader, pack_prefix, resized, task_images, write_pack
+from gluonfashion.data.pack import PackReader, StalePackError, pack_prefix, resized, task_images, write_pack
 from gluonfashion.transforms import EvalTransform, TrainTransform, resize_short
 from conftest import Interrupted, interrupt_after_first_epoch
 
@@ -110,6 +110,14 @@ def test_stale_or_missing_pack_is_a_clear_error(photos, tmp_path):
         PackedDataset(reader, photos, np.zeros(len(photos)), EvalTransform(32, 40))
     with pytest.raises(FileNotFoundError, match="gluonfashion pack"):
         PackReader(str(tmp_path / "nowhere" / "t_s40"))
+
+
+def test_pack_of_images_changed_since_is_refused(photos, tmp_path):
+    reader = _pack(photos, tmp_path, 40)
+    PackedDataset(reader, photos, np.zeros(len(photos)), EvalTransform(32, 40))   # fresh: accepted
+    Image.new("RGB", (50, 70), (200, 10, 10)).save(photos[2], quality=90)        # same name, new picture
+    with pytest.raises(StalePackError, match=r"2\.jpg changed after the pack"):
+        PackedDataset(reader, photos, np.zeros(len(photos)), EvalTransform(32, 40))
 
 
 def test_reduced_decoding_keeps_the_short_side_and_reads_sizes_from_headers(tmp_path):

@@ -30,6 +30,8 @@ from PIL import Image, ImageDraw
 
 from ..tasks import FASHIONAI_TASKS
 
+# Bump when the drawings or labels change: `gluonfashion demo-data` then remakes old data.
+GENERATOR_VERSION = 2
 INVISIBLE = "Invisible"
 _SPLITS = {"train": 0, "test": 1}   # part of each image's seed
 _SS = 2            # shapes are drawn at twice the size and downsampled: cheap anti-aliasing
@@ -52,7 +54,7 @@ _HEAD = ((0.0, 0.065), 0.046, 0.06)                    # centre, half-width, hal
 _VIEWS = {
     "lower": (0.0, 0.685, 0.80, 1.4),   # waist to floor: skirts and pants
     "coat": (0.0, 0.605, 0.99, 1.5),    # shoulders to floor: coats
-    "upper": (0.0, 0.38, 0.60, 1.0),    # chin to thigh, arms in full: sleeves
+    "upper": (0.0, 0.35, 0.56, 1.0),    # chin to thigh, arms in full: sleeves
     "bust": (0.0, 0.18, 0.42, 1.0),     # head and chest: nothing below the waist shows
     "chest": (0.0, 0.30, 0.17, 1.0),    # chest close-up: the arms are out of frame
     "neck": (0.0, 0.175, 0.28, 1.0),    # collar and neck designs
@@ -353,7 +355,7 @@ def _base_outfit(rng):
         "pieces": [],                # (polygons, paint name) drawn over the garments
         "lines": [],                 # (points, paint name, width) seams, folds, placket
         "dots": [],                  # (centre, radius, paint name) buttons
-        "pose": (np.deg2rad(rng.uniform(20, 32)), rng.uniform(0.015, 0.035)),
+        "pose": (np.deg2rad(rng.uniform(18, 28)), rng.uniform(0.015, 0.035)),
         "hair": int(rng.integers(4)),
     }
 
@@ -690,7 +692,7 @@ def _write_csv(path, rows):
     os.replace(tmp, path)
 
 
-def generate_fashionai_demo(out_dir, train_per_value=40, test_per_value=12, image_size=128,
+def generate_fashionai_demo(out_dir, train_per_value=100, test_per_value=12, image_size=128,
                             maybe_rate=0.1, seed=0, tasks=None, progress=True):
     """Write a synthetic FashionAI-format dataset under ``out_dir``.
 

@@ -15,6 +15,7 @@ them with ``file://`` URLs, so the kit's downloader runs on the demo exactly as 
 real data. Everything is deterministic: image ``i`` uses its own RNG seeded by
 ``(seed, i)``, so the train part does not change with ``n_test`` and vice versa.
 """
+import shutil
 import time
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from tqdm import tqdm
 
 from ..tasks import JD_STYLES
 from .jd import write_jd_submission, write_jd_test, write_jd_train
+
+# Bump when the drawings or labels change: `gluonfashion demo-data` then remakes old data.
+GENERATOR_VERSION = 1
 
 __all__ = ["generate_jd_demo", "render_styles", "sample_jd_demo_labels", "STYLE_CUES"]
 
@@ -376,6 +380,9 @@ def generate_jd_demo(out_dir, n_train=1200, n_test=300, image_size=128, seed=0,
     """
     start = time.monotonic()
     out = Path(out_dir).resolve()
+    # Images fetched from an earlier demo dataset have the same names as the new ones.
+    shutil.rmtree(out / "images", ignore_errors=True)
+    (out / "download_report.csv").unlink(missing_ok=True)
     source = out / "source"
     source.mkdir(parents=True, exist_ok=True)
     n = n_train + n_test

@@ -137,7 +137,7 @@ def write_pack(images, root, prefix, short_side, encoding="jpg", quality=95, wor
     if os.path.exists(prefix + ".json"):
         os.remove(prefix + ".json")     # the old pack is invalid from here on
     record = mx.recordio.MXIndexedRecordIO(prefix + ".idx.tmp", prefix + ".rec.tmp", "w")
-    keys, skipped = [], []
+    keys, stamps, skipped = [], [], []
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(images), desc="pack", unit="img", disable=not progress, leave=False) as bar:
         for start in range(0, len(images), chunk):   # bounded memory: one chunk in flight
@@ -149,17 +149,29 @@ def write_pack(images, root, prefix, short_side, encoding="jpg", quality=95, wor
                 h, w, payload = item
                 record.write_idx(len(keys), mx.recordio.pack(mx.recordio.IRHeader(0, [h, w], len(keys), 0), payload))
                 keys.append(os.path.relpath(path, root))
+                stamps.append(file_stamp(path))
             bar.update(len(part))
     record.close()
     for ext in (".rec", ".idx"):
         os.replace(prefix + ext + ".tmp", prefix + ext)
-    meta = {"short_side": short_side, "encoding": encoding, "quality": quality, "keys": keys}
+    meta = {"short_side": short_side, "encoding": encoding, "quality": quality, "keys": keys,
+            "stamps": stamps}
     with open(prefix + ".json", "w", encoding="utf-8") as f:
         json.dump(meta, f)
     return {"images": len(keys), "skipped": skipped, "megabytes": os.path.getsize(prefix + ".rec") / 2 ** 20}
 
 
+def file_stamp(path):
+    """Size and modification time of a source image: a changed file makes its record stale."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
 # ------------------------------------------------------------------ reading
+
+class StalePackError(RuntimeError):
+    """A pack whose source images changed since it was written."""
+
 
 class PackReader:
     """Random access to a pack's images by path.
@@ -178,6 +190,7 @@ class PackReader:
         self.prefix, self.short_side, self.encoding = prefix, meta["short_side"], meta["encoding"]
         self.root = os.path.dirname(os.path.dirname(os.path.abspath(prefix)))
         self.index = {key: i for i, key in enumerate(meta["keys"])}
+        self.stamps = meta.get("stamps")
         self._local = threading.local()
 
     def __getstate__(self):
@@ -197,7 +210,13 @@ class PackReader:
         key = os.path.relpath(os.path.abspath(path), self.root)
         if key not in self.index:
             raise KeyError(f"{path} is not in the pack {self.prefix}.rec: re-run `gluonfashion pack`")
-        return self.index[key]
+        record = self.index[key]
+        # e.g. the demo data was generated again after packing: same names, new pictures
+        source = os.path.join(self.root, key)   # packs may outlive their source images
+        if self.stamps is None or (os.path.exists(source) and file_stamp(source) != self.stamps[record]):
+            raise StalePackError(f"{path} changed after the pack {self.prefix}.rec was written: "
+                                 f"re-run `gluonfashion pack`")
+        return record
 
     def read(self, record):
         """The RGB uint8 image of record number ``record``."""
