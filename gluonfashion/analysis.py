@@ -86,18 +86,16 @@ def _enable_inline_figures(dpi):
 
 
 def ensure_fashionai_demo(root, fast=False):
-    """Generate the FashionAI demo data into ``root`` unless its label.csv exists."""
-    if not os.path.exists(os.path.join(root, "Annotations", "label.csv")):
-        from .data.demo_fashionai import generate_fashionai_demo
-        generate_fashionai_demo(root, progress=False, **(FAST_FASHIONAI if fast else {}))
+    """Generate the FashionAI demo data into ``root`` unless it is there and current."""
+    from .data.demo_data import ensure_demo
+    ensure_demo("fashionai", root, progress=False, **(FAST_FASHIONAI if fast else {}))
     return root
 
 
 def ensure_jd_demo(root, fast=False):
-    """Generate the JD demo data into ``root`` unless its train.txt exists."""
-    if not os.path.exists(os.path.join(root, "train.txt")):
-        from .data.demo_jd import generate_jd_demo
-        generate_jd_demo(root, progress=False, **(FAST_JD if fast else {}))
+    """Generate the JD demo data into ``root`` unless it is there and current."""
+    from .data.demo_data import ensure_demo
+    ensure_demo("jd", root, progress=False, **(FAST_JD if fast else {}))
     return root
 
 

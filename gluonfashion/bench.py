@@ -248,11 +248,11 @@ def memory_batch(cfg, n, n_crops=1):
 
 
 def image_source(cfg):
-    return cfg.get("image_source", "files")
+    return cfg["image_source"]
 
 
 def loader_kind(cfg):
-    return cfg.get("loader", "process")
+    return cfg["loader"]
 
 
 # ------------------------------------------------------------------ the benchmark

@@ -33,34 +33,21 @@ def _load(args):
 
 
 def cmd_demo_data(args):
-    from .data import demo_fashionai, demo_jd
-    from .data.demo_stamp import clear_stamp, is_current, write_stamp
+    from .data.demo_data import ensure_demo
+    progress = not args.quiet
     if args.family in ("fashionai", "all"):
         out = os.path.join(args.out, "fashionai")
-        stamp = {"generator": demo_fashionai.GENERATOR_VERSION, "train_per_value": args.train_per_value,
-                 "test_per_value": args.test_per_value, "image_size": args.image_size, "seed": args.seed}
-        if not args.force and is_current(out, stamp, "Annotations/label.csv"):
-            print(f"[demo-data] FashionAI: {out} is up to date (--force to remake it)")
-        else:
-            clear_stamp(out)
-            s = demo_fashionai.generate_fashionai_demo(
-                out, train_per_value=args.train_per_value, test_per_value=args.test_per_value,
-                image_size=args.image_size, seed=args.seed, progress=not args.quiet)
-            write_stamp(out, stamp)
-            print(f"[demo-data] FashionAI: {s['train']} train / {s['test']} test images -> {out}")
+        s = ensure_demo("fashionai", out, args.force, progress, train_per_value=args.train_per_value,
+                        test_per_value=args.test_per_value, image_size=args.image_size, seed=args.seed)
+        print(f"[demo-data] FashionAI: {out} is up to date (--force to remake it)" if s is None else
+              f"[demo-data] FashionAI: {s['train']} train / {s['test']} test images -> {out}")
     if args.family in ("jd", "all"):
         out = os.path.join(args.out, "jd")
-        stamp = {"generator": demo_jd.GENERATOR_VERSION, "train": args.jd_train, "test": args.jd_test,
-                 "image_size": args.image_size, "seed": args.seed}
-        if not args.force and is_current(out, stamp, "answers.txt"):
-            print(f"[demo-data] JD: {out} is up to date (--force to remake it)")
-        else:
-            clear_stamp(out)
-            demo_jd.generate_jd_demo(out, n_train=args.jd_train, n_test=args.jd_test,
-                                     image_size=args.image_size, seed=args.seed, progress=not args.quiet)
-            write_stamp(out, stamp)
-            print(f"[demo-data] JD: {args.jd_train} train / {args.jd_test} test images -> {out} "
-                  f"(images to fetch with `gluonfashion download`)")
+        s = ensure_demo("jd", out, args.force, progress, n_train=args.jd_train, n_test=args.jd_test,
+                        image_size=args.image_size, seed=args.seed)
+        print(f"[demo-data] JD: {out} is up to date (--force to remake it)" if s is None else
+              f"[demo-data] JD: {args.jd_train} train / {args.jd_test} test images -> {out} "
+              f"(images to fetch with `gluonfashion download`)")
 
 
 def cmd_download(args):

@@ -89,7 +89,10 @@ DEFAULTS = {
     "download_workers": 16,
     # --- running ---
     "devices": "auto",              # auto (all GPUs, else CPU) | cpu | list of GPU ids
-    "workers": 4,                   # DataLoader worker processes
+    "workers": 4,                   # DataLoader workers (0: load in the training process)
+    "loader": "process",            # process | thread: what the workers are
+    "image_source": "files",        # files | pack: read JPEG files, or the `gluonfashion pack` RecordIO pack
+    "pack_side": None,              # short side of the pack to read (default: resize_short)
     "tta": "ten_crop",              # test-time augmentation: none | flip | ten_crop
     "predict_weights": "best",      # weights predict uses: best | swa | last (<which>.params of the run)
     "output_dir": "runs/{profile}/{task}",
@@ -168,7 +171,8 @@ def validate(cfg):
                "optimizer": ("sgd", "nag", "adam"), "lr_schedule": ("step", "cosine", "cyclic"),
                "cycle_mode": ("triangular", "one_cycle"), "predict_weights": ("best", "swa", "last"),
                "tta": ("none", "flip", "ten_crop"),
-               "loss": ("bce", "wbce", "focal", "cost_sensitive"), "image_check": ("decode", "header", "none")}
+               "loss": ("bce", "wbce", "focal", "cost_sensitive"), "image_check": ("decode", "header", "none"),
+               "loader": ("process", "thread"), "image_source": ("files", "pack")}
     for key, allowed in choices.items():
         if cfg[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {cfg[key]!r}")

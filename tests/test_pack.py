@@ -150,7 +150,11 @@ def test_cli_pack_then_a_training_loader_reads_it(tiny_config, tmp_path, capsys)
     config = _task_yaml(tmp_path, tiny_config)
     assert main(["pack", "--config", config, "--profile", "demo", "--short-side", "40", "--quiet"]) == 0
     assert "78 images at short side 40" in capsys.readouterr().out     # 60 labelled + 18 questions
-    cfg = dict(tiny_config, image_source="pack", pack_side=40)
+    # the keys the pack verb's hint names are config keys (`--set` rejects unknown ones)
+    from gluonfashion.config import ConfigError, load_config
+    cfg = load_config(config, ["image_source=pack", "pack_side=40"], "demo")
+    with pytest.raises(ConfigError, match="image_source must be one of files, pack"):
+        load_config(config, ["image_source=rec"], "demo")
     prefix = pack_prefix(cfg)
     assert prefix.endswith(os.path.join("packed", "bar_length_s40"))
     with open(prefix + ".json") as f:

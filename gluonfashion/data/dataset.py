@@ -112,10 +112,10 @@ def loader_options(cfg):
     Keys read with defaults, so older configs work: ``loader`` (``process``),
     ``image_source`` (``files``), ``pack_side`` (``resize_short``)."""
     pack = None
-    if cfg.get("image_source", "files") == "pack":
+    if cfg["image_source"] == "pack":
         from .pack import PackReader, pack_prefix
         pack = PackReader(pack_prefix(cfg))
-    return {"loader": cfg.get("loader", "process"), "pack": pack}
+    return {"loader": cfg["loader"], "pack": pack}
 
 
 def make_train_loader(cfg, images, targets, n_devices=1):

@@ -55,7 +55,7 @@ def cmd_pack(args):
 
 def pack_side(cfg):
     """The short side of the pack a config reads (default: its ``resize_short``)."""
-    return int(cfg.get("pack_side") or cfg["resize_short"])
+    return int(cfg["pack_side"] or cfg["resize_short"])
 
 
 def pack_prefix(cfg, side=None):
