@@ -162,11 +162,12 @@ def repeat_batch(batch, n):
     return (batch for _ in range(n))
 
 
-def train_rate(net, trainer, loss, ctx, cfg, source, warmup, batches):
+def train_rate(net, trainer, loss, ctx, cfg, source, warmup, batches, amp_on=False):
     """Training ``(images/s, CPU ms/image)`` through ``engine._train_epoch`` over ``source``."""
     from .engine import _train_epoch
     timed = Stopwatch(source, warmup, batches)
-    _train_epoch(net, timed, trainer, loss, ctx, cfg, 0, (warmup + batches) * cfg["batch_size"], False)
+    _train_epoch(net, timed, trainer, loss, ctx, cfg, 0, (warmup + batches) * cfg["batch_size"], False,
+                 amp_on=amp_on)
     return timed.result()
 
 
@@ -264,15 +265,18 @@ class _Bench:
         from .devices import resolve_devices
         from .engine import make_trainer
         from .models import build_model, hybridize
+        from . import precision
         from .problems import SingleLabel
         self.cfg = dict(cfg, pretrained=False, allow_random_init=True)   # throughput needs no weights
         self.ctx = resolve_devices(cfg["devices"])
         self.batch = cfg["batch_size"] * len(self.ctx)
         self.batches, self.warmup, self.repeat = batches, warmup, repeat
         self.problem = SingleLabel(N_OUTPUTS)
+        self.amp_on = precision.enable(self.cfg, self.ctx)   # before the network is built
         self.net = hybridize(build_model(self.cfg, N_OUTPUTS, self.ctx, log=lambda *_: None))
         self.problem.loss.hybridize()
         self.trainer = make_trainer(self.cfg, self.net)
+        precision.init_trainer(self.trainer, self.amp_on)
         # Loaders get `tail` batches more than are timed: their workers stay busy to the
         # end of a segment, as in a long epoch (prefetching never runs dry early).
         self.loader_batches = warmup + batches + 2 * max(1, cfg["workers"])
@@ -294,7 +298,7 @@ class _Bench:
 
     def _train(self, source):
         return train_rate(self.net, self.trainer, self.problem.loss, self.ctx, self.cfg, source,
-                          self.warmup, self.batches)
+                          self.warmup, self.batches, self.amp_on)
 
     def predict(self, tta):
         """``(Pair, batch, crops)`` of prediction with ``tta``."""
@@ -323,7 +327,8 @@ def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, r
     result = {}
     with Monitor() as monitor:
         bench = _Bench(cfg, images_dir, batches, warmup, repeat)
-        log(f"[bench] {cfg['model']} at {cfg['image_size']} px, batch {bench.batch} on {describe(bench.ctx)}; "
+        log(f"[bench] {cfg['model']} at {cfg['image_size']} px, batch {bench.batch} on {describe(bench.ctx)}"
+            + (f", AMP {cfg['amp']}" if bench.amp_on else "") + "; "
             f"{cfg['workers']} {loader_kind(cfg)} workers; {len(set(bench.images))} images from "
             f"{_source(cfg, images_dir)}; {_threads()}; medians of {repeat} rounds of {batches} batches")
         pair = bench.train()

@@ -89,6 +89,7 @@ DEFAULTS = {
     "download_workers": 16,
     # --- running ---
     "devices": "auto",              # auto (all GPUs, else CPU) | cpu | list of GPU ids
+    "amp": "none",                  # none | float16 (GPUs) | bfloat16 (CPUs with oneDNN): MXNet AMP
     "workers": 4,                   # DataLoader workers (0: load in the training process)
     "loader": "process",            # process | thread: what the workers are
     "image_source": "files",        # files | pack: read JPEG files, or the `gluonfashion pack` RecordIO pack
@@ -172,7 +173,8 @@ def validate(cfg):
                "cycle_mode": ("triangular", "one_cycle"), "predict_weights": ("best", "swa", "last"),
                "tta": ("none", "flip", "ten_crop"),
                "loss": ("bce", "wbce", "focal", "cost_sensitive"), "image_check": ("decode", "header", "none"),
-               "loader": ("process", "thread"), "image_source": ("files", "pack")}
+               "loader": ("process", "thread"), "image_source": ("files", "pack"),
+               "amp": ("none", "float16", "bfloat16")}
     for key, allowed in choices.items():
         if cfg[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {cfg[key]!r}")

@@ -11,7 +11,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from . import checkpoint, plots, staging, swa
+from . import checkpoint, plots, precision, staging, swa
 from .config import save_config
 from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
@@ -53,9 +53,11 @@ def _seed_epoch(seed, epoch):
     np.random.seed((seed * 10007 + epoch) % (2 ** 32))
 
 
-def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progress, frozen=False):
+def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progress, frozen=False,
+                 amp_on=False):
     """One pass over the training loader; returns the mean training loss. ``frozen``:
-    only the head trains, on backbone features computed in inference mode."""
+    only the head trains, on backbone features computed in inference mode; ``amp_on``:
+    the backward pass goes through AMP's loss scaling (``precision``)."""
     steps = max(1, math.ceil(n_images / (cfg["batch_size"] * len(ctx))))
     totals = [nd.zeros((1,), ctx=c) for c in ctx]   # accumulated on device: no per-batch sync
     previous, seen = None, 0
@@ -67,7 +69,7 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
         ys = gluon.utils.split_and_load(y, ctx, even_split=False)
         with autograd.record():
             losses = [loss_fn(staging.forward(net, a, frozen), b) for a, b in zip(xs, ys)]
-        autograd.backward(losses)
+            precision.backward(losses, trainer, amp_on)
         trainer.step(x.shape[0])
         for t, l in zip(totals, losses):
             t += l.sum()
@@ -101,12 +103,14 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
     ctx = resolve_devices(cfg["devices"])
     save_config(cfg, os.path.join(run_dir, "config.yaml"))
     _seed_epoch(cfg["seed"], -1)
+    amp_on = precision.enable(cfg, ctx)   # before the network is built
     net = build_model(cfg, problem.n_outputs, ctx, log)
     if state:
         net.load_parameters(os.path.join(run_dir, "last.params"), ctx=ctx)
     hybridize(net)
     problem.loss.hybridize()
     trainer = make_trainer(cfg, net)   # before any freezing: see make_trainer
+    precision.init_trainer(trainer, amp_on)
     if state:
         trainer.load_states(os.path.join(run_dir, "last.states"))
 
@@ -131,7 +135,7 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
             log(message)
         t0 = time.time()
         train_loss = _train_epoch(net, loader, trainer, problem.loss, ctx, cfg, epoch,
-                                  len(train_set), progress, frozen)
+                                  len(train_set), progress, frozen, amp_on)
         train_time = time.time() - t0
         row = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch + 1 - 1e-9), "train_loss": train_loss,
                "train_seconds": round(train_time, 2),
