@@ -12,6 +12,7 @@ import argparse
 import os
 import time
 
+from gluonfashion.analysis import ensure_jd_demo
 from gluonfashion.config import load_config
 from gluonfashion.workflows import jd
 from gluonfashion.workflows.ensemble import run_ensemble
@@ -54,6 +55,12 @@ def main():
     parser.add_argument("--out", default="docs/recipes.md")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
+
+    # The data first: the demo images are generated when missing and fetched (resumably).
+    data_cfg = load_config("configs/jd/styles.yaml", args.overrides, args.profile)
+    if data_cfg["profile"] == "demo":
+        ensure_jd_demo(data_cfg["data_root"])
+    jd.download(data_cfg, progress=False)
 
     rows, cfg = [], None
     for name, (what, overrides) in VARIANTS.items():

@@ -65,3 +65,9 @@ def test_cost_sensitive_weights_rare_labels_by_sample_share(jd_cfg):
     assert jd._fn_weights(cfg, np.array([50, 2, 10]), 100).tolist() == [1.0, 5.0, 1.0]
     problem = jd.make_problem(cfg, [50, 2, 10], 100)
     assert problem.n_outputs == 3
+
+
+def test_training_before_download_names_the_missing_step(jd_cfg, tmp_path):
+    cfg = dict(jd_cfg, images_dir=str(tmp_path / "never_fetched"))
+    with pytest.raises(FileNotFoundError, match="none of the 160 images .* `gluonfashion download`"):
+        jd.prepare_data(cfg, str(tmp_path), progress=False, log=_quiet)

@@ -73,6 +73,9 @@ def prepare_data(cfg, run_dir, progress=True, log=print):
     if problems:
         report_image_problems(problems, os.path.join(run_dir, "image_problems.csv"), log)
         ids, images, y = [i for i, g in zip(ids, ok) if g], [p for p, g in zip(images, ok) if g], y[ok]
+    if not ids:
+        raise FileNotFoundError(f"none of the {len(ok)} images of {_path(cfg, 'train_file')} could be read "
+                                f"from {_path(cfg, 'images_dir')}: fetch them with `gluonfashion download`")
     is_val = _split(cfg, ids, y, run_dir)
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     picked = train_idx[resample_indices(y[train_idx], cfg["seed"], cfg["rare_frequency"],
