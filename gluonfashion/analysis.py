@@ -629,7 +629,8 @@ def _images_per_s(rate):
 
 # Settings that change how a run is executed, not what it learns: two configs that
 # differ only here describe the same run.
-RUNTIME_KEYS = ("workers", "devices", "log_interval", "download_workers", "submission_dir")
+RUNTIME_KEYS = ("workers", "loader", "devices", "log_interval", "checkpoint_every_s", "download_workers",
+                "submission_dir")
 
 
 def _comparable_config(cfg):
