@@ -13,7 +13,7 @@ import os
 import time
 
 from gluonfashion.analysis import ensure_jd_demo
-from gluonfashion.config import load_config
+from gluonfashion.config import load_config, output_dir
 from gluonfashion.workflows import jd
 from gluonfashion.workflows.ensemble import run_ensemble
 
@@ -23,10 +23,10 @@ VARIANTS = {
     "r18_staged": ("resnet18_v2, head only for 3 epochs, then all layers", {"head_only_epochs": 3}),
     "r18_swa": ("resnet18_v2, SWA of the last 4 epochs (predicts with the average)",
                 {"swa_epochs": 4, "predict_weights": "swa"}),
-    "r18_focal_seed1": ("resnet18_v2, focal loss, seed 1", {"loss": "focal", "seed": 1}),
+    "r18_focal": ("resnet18_v2, focal loss", {"loss": "focal"}),
     "mnv3_small": ("mobilenetv3_small, weighted BCE", {"model": "mobilenetv3_small", "lr": 0.004}),
 }
-ENSEMBLE_OF = ["r18_direct", "r18_swa", "r18_focal_seed1", "mnv3_small"]
+ENSEMBLE_OF = ["r18_direct", "r18_swa", "r18_focal", "mnv3_small"]
 METHODS = ["mean", "weighted", "vote", "topn", "stack"]
 
 
@@ -34,11 +34,16 @@ def score(cfg, probs_path, thresholds_path):
     return float(jd.evaluate_for_config(cfg, probs_path, thresholds_path)["f2_tuned"].mean())
 
 
-def train_variant(name, overrides, profile, extra):
-    # Same split for every variant: the split seed stays 0 even when the training seed changes.
+def train_variant(name, overrides, profile, extra, reuse=False):
+    # Same split for every variant (ensembles need it): the seed, which also draws the
+    # split, stays the same; the variants differ in recipe, loss and network.
     cfg = load_config("configs/jd/styles.yaml",
                       [*extra, f"output_dir=runs/recipes/{name}"] + [(k, v) for k, v in overrides.items()],
                       profile)
+    run_dir = output_dir(cfg)
+    record = os.path.join(run_dir, "recipe_result.json")
+    if reuse and os.path.exists(record):
+        return cfg, jd.checkpoint.load_json(record)
     start = time.time()
     run_dir, best = jd.train(cfg, fresh=True, progress=False)
     seconds = time.time() - start
@@ -46,7 +51,17 @@ def train_variant(name, overrides, profile, extra):
     jd.predict(run_dir, out_dir=out, progress=False)
     test = score(cfg, os.path.join(out, "jd_test_probs.csv"), os.path.join(run_dir, "thresholds.json"))
     thresholds = jd.checkpoint.load_json(os.path.join(run_dir, "thresholds.json"))
-    return cfg, {"val": thresholds["val_mf2_tuned"], "test": test, "seconds": seconds}
+    result = {"val": thresholds["val_mf2_tuned"], "test": test, "seconds": seconds}
+    jd.checkpoint.save_json(record, result)
+    return cfg, result
+
+
+def members(report):
+    """Which models an ensemble kept, and why any was dropped (correlation pruning)."""
+    models = [m for group in report["groups"].values() for m in group["models"]]
+    kept = ", ".join(m["name"] for m in models if m["kept"])
+    dropped = "; ".join(f"{m['name']} {m['status']}" for m in models if not m["kept"])
+    return kept + (f" ({dropped})" if dropped else "")
 
 
 def main():
@@ -54,6 +69,8 @@ def main():
     parser.add_argument("--profile", default="demo")
     parser.add_argument("--out", default="docs/recipes.md")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take the variants already trained by an earlier run of this script")
     args = parser.parse_args()
 
     # The data first: the demo images are generated when missing and fetched (resumably).
@@ -64,7 +81,7 @@ def main():
 
     rows, cfg = [], None
     for name, (what, overrides) in VARIANTS.items():
-        cfg, result = train_variant(name, overrides, args.profile, args.overrides)
+        cfg, result = train_variant(name, overrides, args.profile, args.overrides, args.reuse)
         rows.append((name, what, result))
         print(f"{name}: val {result['val']:.4f} test {result['test']:.4f} ({result['seconds']:.0f} s)")
     for method in METHODS:
@@ -73,12 +90,13 @@ def main():
                               log=lambda *_: None)
         test = score(cfg, os.path.join(out, "jd_test_probs.csv"), os.path.join(out, "thresholds.json"))
         val = report["val_score"]["ensemble"]
-        rows.append((f"ensemble: {method}", f"{method} of {', '.join(ENSEMBLE_OF)}", {"val": val, "test": test, "seconds": 0}))
+        rows.append((f"ensemble: {method}", f"{method} of {members(report)}", {"val": val, "test": test, "seconds": None}))
         print(f"ensemble {method}: val {val:.4f} test {test:.4f}")
 
     lines = ["| model / combiner | what | val mean F2 | test mean F2 | train s |", "|---|---|---:|---:|---:|"]
     for name, what, r in rows:
-        lines.append(f"| {name} | {what} | {r['val']:.4f} | {r['test']:.4f} | {r['seconds']:.0f} |")
+        seconds = "" if r["seconds"] is None else f"{r['seconds']:.0f}"
+        lines.append(f"| {name} | {what} | {r['val']:.4f} | {r['test']:.4f} | {seconds} |")
     table = "\n".join(lines)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("# Recipes and ensembles on the JD demo data\n\n"
