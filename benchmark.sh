@@ -5,7 +5,7 @@
 #   JD:        download the images, train one network for the 13 styles, search per-style
 #              thresholds, write submission/jd_submission.csv, score it when answers exist.
 # Real data under data/fashionai/ or data/jd/ selects the full profile; otherwise the
-# embedded demo data is generated and the demo profile runs (2-core CPU, ~15 minutes).
+# embedded demo data is generated and the demo profile runs (2-core CPU, ~12 minutes).
 #
 #   bash benchmark.sh                      # both families, profile picked per family
 #   bash benchmark.sh --family fashionai   # or jd
