@@ -8,6 +8,7 @@ import inspect
 import json
 import os
 
+from ..checkpoint import load_json, save_json
 from . import demo_fashionai, demo_jd
 
 STAMP_FILE = "demo.json"
@@ -30,10 +31,7 @@ def stamp_of(family, params):
 
 def read_stamp(out_dir):
     path = os.path.join(out_dir, STAMP_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return load_json(path) if os.path.exists(path) else None
 
 
 def ensure_demo(family, out_dir, force=False, progress=True, **params):
@@ -49,6 +47,5 @@ def ensure_demo(family, out_dir, force=False, progress=True, **params):
     if os.path.exists(stamp_path):
         os.remove(stamp_path)          # an interrupted run must not keep the old stamp
     summary = generate(out_dir, progress=progress, **params)
-    with open(stamp_path, "w", encoding="utf-8") as f:
-        json.dump(stamp, f, indent=1, sort_keys=True)
+    save_json(stamp_path, stamp)
     return summary
