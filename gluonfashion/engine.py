@@ -53,6 +53,16 @@ def _seed_epoch(seed, epoch):
     np.random.seed((seed * 10007 + epoch) % (2 ** 32))
 
 
+# bn_statistics_need_input_grad: MXNet (1.9, CPU/oneDNN) updates a BatchNorm layer's
+# running mean/var in its backward pass, and skips that pass when nothing before the
+# layer needs a gradient. A BatchNorm without learnable scale and shift applied to the
+# image itself (the first layer of every GluonCV ResNet-v2) would then keep its initial
+# statistics forever: training normalises each batch, inference does not, and data whose
+# colours are far from the initial statistics collapses in inference mode. Asking for
+# the input's gradient makes every layer's backward run, for any backbone; it costs one
+# extra data-gradient pass through the first layer.
+
+
 def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progress, frozen=False,
                  amp_on=False):
     """One pass over the training loader; returns the mean training loss. ``frozen``:
@@ -67,6 +77,8 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
         trainer.set_learning_rate(lr_at(cfg, epoch + i / steps))
         xs = gluon.utils.split_and_load(x, ctx, even_split=False)
         ys = gluon.utils.split_and_load(y, ctx, even_split=False)
+        for part in xs:
+            part.attach_grad()   # see bn_statistics_need_input_grad
         with autograd.record():
             losses = [loss_fn(staging.forward(net, a, frozen), b) for a, b in zip(xs, ys)]
             precision.backward(losses, trainer, amp_on)
@@ -80,6 +92,10 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
         if progress and (i + 1) % cfg["log_interval"] == 0:   # the read syncs: only when shown
             bar.set_postfix(loss=f"{sum(t.asscalar() for t in totals) / seen:.4f}")
     bar.close()
+    # The last batch's backward (which writes the BatchNorm statistics) may still be
+    # queued, and a hybridized network's statistics can be read before it runs: settle
+    # everything before validation or a checkpoint reads the weights.
+    nd.waitall()
     return sum(t.asscalar() for t in totals) / max(seen, 1)
 
 
