@@ -20,7 +20,7 @@ argument and the shape it got.
 import numpy as np
 
 __all__ = [
-    "fashionai_ap", "fashionai_map", "basic_precision", "accuracy",
+    "fashionai_ap", "fashionai_map", "basic_precision", "accuracy", "counted_rows",
     "fbeta_per_label", "mean_fbeta", "search_thresholds", "apply_thresholds",
     "topk_recall",
 ]
@@ -85,14 +85,27 @@ def _check_beta(beta):
 
 # ------------------------------------------------------------------- FashionAI
 
-def fashionai_ap(probs, labels):
+def counted_rows(probs, maybe=None):
+    """Which samples the FashionAI scores count: all, except (official rule) a sample
+    whose top value is one of its ``m`` ("maybe") values, which is neither right nor
+    wrong. ``maybe``: optional (N, C) bool, True where a sample's value is labelled
+    ``m``. Returns an (N,) bool array."""
+    probs = _scores_2d("probs", probs)
+    if maybe is None:
+        return np.ones(len(probs), dtype=bool)
+    maybe = _binary_2d("maybe", maybe, probs.shape)
+    return ~maybe[np.arange(len(probs)), probs.argmax(axis=1)]
+
+
+def fashionai_ap(probs, labels, maybe=None):
     """FashionAI average precision of one attribute task.
 
     Definition (the competition's): for every sample take its highest probability
     and the value it belongs to (the argmax); sort the samples by that probability,
     descending, keeping input order among equal probabilities (stable sort);
     precision@k is the share of the first k samples whose argmax is the ``y`` value;
-    AP is the mean of precision@k over k = 1..N.
+    AP is the mean of precision@k over k = 1..N. With ``maybe`` the samples whose
+    argmax is an ``m`` value are left out before ranking (``counted_rows``).
 
     So AP rewards being right on the samples the model is most sure about: a
     mistake at rank r costs 1/k in every precision@k with k >= r.
@@ -101,12 +114,17 @@ def fashionai_ap(probs, labels):
         probs: (N, C) value probabilities (any scores work; only their order
             within a row and across rows matters).
         labels: (N,) index of the ``y`` value of each sample.
+        maybe: optional (N, C) bool mask of each sample's ``m`` values.
 
     Returns:
-        float in [0, 1].
+        float in [0, 1]; NaN when every sample was left out.
     """
     probs = _scores_2d("probs", probs)
     labels = _class_labels(labels, *probs.shape)
+    keep = counted_rows(probs, maybe)
+    probs, labels = probs[keep], labels[keep]
+    if not len(probs):
+        return float("nan")
     confidence = probs.max(axis=1)
     order = np.argsort(-confidence, kind="stable")
     hits = (probs.argmax(axis=1) == labels)[order]
@@ -150,14 +168,19 @@ def accuracy(probs_or_pred, labels):
     return float(np.mean(pred == labels))
 
 
-def basic_precision(probs, labels):
+def basic_precision(probs, labels, maybe=None):
     """FashionAI "BasicPrecision": accuracy of the argmax value.
 
     The organisers define it as precision at probability threshold 0, i.e. every
     sample is answered with its most probable value, which is plain accuracy.
-    Takes (N, C) probabilities and (N,) labels like ``fashionai_ap``.
+    Takes (N, C) probabilities, (N,) labels and the optional ``maybe`` mask like
+    ``fashionai_ap`` (samples answered with an ``m`` value are not counted; NaN when
+    none is left).
     """
-    return accuracy(_scores_2d("probs", probs), labels)
+    probs = _scores_2d("probs", probs)
+    labels = _class_labels(labels, *probs.shape)
+    keep = counted_rows(probs, maybe)
+    return accuracy(probs[keep], labels[keep]) if keep.any() else float("nan")
 
 
 # ----------------------------------------------------------------- JD style, F2

@@ -30,6 +30,10 @@ def fashionai_table(table, runs_dir=None):
     n = sum(r["n"] for r in table.values())
     lines.append(f"| {'mean':<24} | {n:>4} | {mean_map:>6.4f} | {mean_bp:>9.4f} | {'':>7} | "
                  f"{(f'{total_s:.0f}' if runs_dir else ''):>7} |")
+    skipped = sum(r.get("m_skipped", 0) for r in table.values())
+    if skipped:
+        lines.append(f"{skipped} rows answered with one of their `m` (maybe) values are not counted "
+                     f"(the competition's rule)")
     return "\n".join(lines)
 
 

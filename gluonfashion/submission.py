@@ -82,10 +82,12 @@ def validate(submission_path, question_file):
 
 
 def evaluate(submission_path, answers_path):
-    """Per-task competition mAP, BasicPrecision and count, plus their means."""
+    """Per-task competition mAP and BasicPrecision with the official ``m`` rule (a row
+    answered with one of its ``m`` values is not counted), the row count ``n`` and
+    ``m_skipped``, the rows left out that way."""
     answers = read_label_file(answers_path)
     predictions = {(rel, task): probs for rel, task, probs, _ in read_predictions(submission_path)}
-    per_task = defaultdict(lambda: ([], []))
+    per_task = defaultdict(lambda: ([], [], []))
     missing = 0
     for a in answers:
         probs = predictions.get((a.rel_path, a.task))
@@ -94,11 +96,13 @@ def evaluate(submission_path, answers_path):
             continue
         per_task[a.task][0].append(probs)
         per_task[a.task][1].append(a.label)
+        per_task[a.task][2].append([c == "m" for c in a.ynm])
     if missing:
         raise SubmissionError(f"{submission_path}: {missing} answer rows have no prediction")
     table = {}
-    for task, (probs, labels) in per_task.items():
-        probs, labels = np.stack(probs), np.array(labels)
-        table[task] = {"map": metrics.fashionai_ap(probs, labels),
-                       "basic_precision": metrics.basic_precision(probs, labels), "n": len(labels)}
+    for task, (probs, labels, maybe) in per_task.items():
+        probs, labels, maybe = np.stack(probs), np.array(labels), np.array(maybe)
+        table[task] = {"map": metrics.fashionai_ap(probs, labels, maybe),
+                       "basic_precision": metrics.basic_precision(probs, labels, maybe), "n": len(labels),
+                       "m_skipped": int((~metrics.counted_rows(probs, maybe)).sum())}
     return table

@@ -98,3 +98,18 @@ def test_merge_refuses_missing_task_rows_and_bad_probabilities(two_tasks, tmp_pa
     write_predictions(str(pred / "a.csv"), [rows[0], rows[2]], [[1, 0], [0, 1]])
     with pytest.raises(SubmissionError, match="no predictions for task b"):
         merge(str(q), str(pred), str(out), log=lambda *_: None)
+
+
+def test_evaluate_applies_the_m_rule_from_the_answers(two_tasks, tmp_path):
+    q, pred, _ = two_tasks
+    out = tmp_path / "submission.csv"
+    merge(str(q), str(pred), str(out), log=lambda *_: None)
+    answers = tmp_path / "answers.csv"
+    # Task a: 1.jpg answered 0 (0.9) and right; 2.jpg answered 1 (0.8), its `y` is 0.
+    write_csv(str(answers), [["Images/a/1.jpg", "a", "yn"], ["Images/a/2.jpg", "a", "ym"],
+                             ["Images/b/1.jpg", "b", "nny"]])
+    table = evaluate(str(out), str(answers))
+    # 2.jpg was answered with its `m` value: not counted, so task a is 1 of 1 right
+    # (without the rule: 1 of 2, AP (1 + 1/2) / 2 = 0.75).
+    assert table["a"] == {"map": 1.0, "basic_precision": 1.0, "n": 2, "m_skipped": 1}
+    assert table["b"]["m_skipped"] == 0

@@ -49,6 +49,39 @@ def test_ap_ties_keep_input_order():
     assert fashionai_ap(probs, [0, 1]) == pytest.approx(0.75)
 
 
+# The official counting rule for `m` ("maybe") values. Four samples, three values:
+#   s0 [0.7, 0.2, 0.1]   ynm yn n, answered 0 (conf 0.7): right
+#   s1 [0.1, 0.8, 0.1]   ynm y m n, answered 1 (conf 0.8): an `m` value, not counted
+#   s2 [0.3, 0.6, 0.1]   ynm y n n, answered 1 (conf 0.6): wrong
+#   s3 [0.05, 0.05, 0.9] ynm n n y, answered 2 (conf 0.9): right
+M_PROBS = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1], [0.05, 0.05, 0.9]])
+M_LABELS = np.array([0, 0, 0, 2])
+M_MAYBE = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0]], dtype=bool)
+
+
+def test_ap_and_basic_precision_do_not_count_rows_answered_with_an_m_value():
+    # Without the rule, ranked s3 (hit), s1 (miss), s0 (hit), s2 (miss):
+    # precision@k = 1, 1/2, 2/3, 2/4 -> AP = (1 + 0.5 + 0.6667 + 0.5) / 4 = 2/3; accuracy 2/4.
+    assert fashionai_ap(M_PROBS, M_LABELS) == pytest.approx(2 / 3)
+    assert basic_precision(M_PROBS, M_LABELS) == pytest.approx(0.5)
+    # With it, s1 is left out: s3 (hit), s0 (hit), s2 (miss): precision@k = 1, 1, 2/3
+    # -> AP = (1 + 1 + 2/3) / 3 = 8/9; accuracy 2/3.
+    assert fashionai_ap(M_PROBS, M_LABELS, M_MAYBE) == pytest.approx(8 / 9)
+    assert basic_precision(M_PROBS, M_LABELS, M_MAYBE) == pytest.approx(2 / 3)
+    # An `m` on a value the sample was not answered with changes nothing.
+    other = np.zeros_like(M_MAYBE)
+    other[2, 2] = True
+    assert fashionai_ap(M_PROBS, M_LABELS, other) == pytest.approx(2 / 3)
+
+
+def test_m_rule_leaving_no_row_gives_nan_and_checks_the_mask_shape():
+    only_maybe = np.array([[0, 1, 0]], dtype=bool)
+    assert np.isnan(fashionai_ap(M_PROBS[1:2], M_LABELS[1:2], only_maybe))
+    assert np.isnan(basic_precision(M_PROBS[1:2], M_LABELS[1:2], only_maybe))
+    with pytest.raises(ValueError, match="maybe must have shape"):
+        fashionai_ap(M_PROBS, M_LABELS, M_MAYBE[:, :2])
+
+
 def test_ap_accepts_integer_valued_float_labels():
     # MXNet loaders hand labels over as float32.
     assert fashionai_ap(AP_PROBS, AP_LABELS.astype(np.float32)) == pytest.approx(AP_EXPECTED)
