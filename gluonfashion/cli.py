@@ -81,11 +81,10 @@ def cmd_predict(args):
 
 def cmd_merge(args):
     from .submission import merge
-    question = args.question
-    if not question:
-        cfg = _load(args)
-        question = os.path.join(cfg["data_root"], cfg["question_file"])
-    merge(question, args.pred_dir, args.out)
+    cfg = _load(args) if args.config or not (args.question and args.pred_dir) else None
+    question = args.question or os.path.join(cfg["data_root"], cfg["question_file"])
+    pred_dir = args.pred_dir or cfg["submission_dir"]   # where predict wrote them
+    merge(question, pred_dir, args.out or os.path.join(pred_dir, "submission.csv"))
 
 
 def cmd_evaluate(args):
@@ -150,8 +149,8 @@ def build_parser():
     p = verbs.add_parser("merge", help="join per-task predictions into one checked submission")
     _config_args(p)
     p.add_argument("--question", help="question.csv (default: from the profile's config)")
-    p.add_argument("--pred-dir", default="submission")
-    p.add_argument("--out", default="submission/submission.csv")
+    p.add_argument("--pred-dir", help="per-task prediction files (default: the config's submission_dir)")
+    p.add_argument("--out", help="merged submission (default: <pred-dir>/submission.csv)")
     p.set_defaults(func=cmd_merge)
 
     p = verbs.add_parser("evaluate", help="score predictions against answers (per-task/per-style table)")
