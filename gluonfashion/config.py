@@ -34,8 +34,12 @@ DEFAULTS = {
     "val_fraction": 0.1,            # stratified hold-out share for validation
     "seed": 0,
     # --- model ---
-    "model": "resnet50_v2",         # any GluonCV classification model name
-    "pretrained": True,             # ImageNet weights from the GluonCV model zoo cache
+    "model": "resnet50_v2",         # any GluonCV classification model name, or efficientnet_lite0
+                                    # (gluonfashion.pretrained: weights installed with a package)
+    "pretrained": True,             # true: ImageNet weights (GluonCV zoo cache; bundled for
+                                    # efficientnet_lite0) | false: random init | path/to/file.params:
+                                    # the backbone's weights from an earlier run (its best.params, or
+                                    # net.features.save_parameters(path); see models.load_backbone_params)
     "allow_random_init": False,     # fall back to random init when weights are missing
     "head": "dense",                # dense | fc_bn (FC hidden -> BN -> ReLU -> FC)
     "head_hidden": 256,
@@ -187,6 +191,9 @@ def validate(cfg):
         raise ConfigError(f"maybe_share must be in [0, 1]; got {cfg['maybe_share']!r}")
     if cfg["folds"] and not 0 <= cfg["fold"] < cfg["folds"]:
         raise ConfigError(f"fold must be in [0, folds); got fold={cfg['fold']} folds={cfg['folds']}")
+    _check(isinstance(cfg["pretrained"], bool)
+           or (isinstance(cfg["pretrained"], str) and cfg["pretrained"].endswith(".params")),
+           f"pretrained must be true, false or the path of a .params file; got {cfg['pretrained']!r}")
     _check(isinstance(cfg["checkpoint_every_s"], (int, float)) and cfg["checkpoint_every_s"] >= 0,
            f"checkpoint_every_s must be a number >= 0; got {cfg['checkpoint_every_s']!r}")
     if cfg["resize_short"] < cfg["image_size"]:

@@ -1,8 +1,10 @@
-"""Backbones from the GluonCV model zoo with a new head, plus pretrained-weight handling.
+"""Backbones from the GluonCV model zoo (or ``gluonfashion.pretrained``, e.g.
+``efficientnet_lite0``) with a new head, plus pretrained-weight handling.
 
 The network takes uint8 NHWC batches straight from the loader; ``Preprocess`` casts,
-transposes and normalises them on the device (ImageNet statistics, as the zoo's
-pretrained weights expect).
+transposes and normalises them on the device with the statistics the backbone's
+weights expect: the backbone's ``input_mean`` / ``input_std`` when it has them, else
+the ImageNet mean/std the zoo's weights use.
 """
 import os
 import socket
@@ -16,17 +18,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class PretrainedWeightsMissing(RuntimeError):
-    """The zoo's ImageNet weights are not in the cache and could not be downloaded."""
+    """The zoo's ImageNet weights are not in the cache and could not be downloaded
+    (or a bundled model's weights package is not installed)."""
 
 
 class Preprocess(nn.HybridBlock):
-    """uint8 NHWC in [0, 255] -> float32 NCHW normalised with ImageNet mean/std."""
+    """uint8 NHWC in [0, 255] -> float32 NCHW normalised with ``mean``/``std`` (per RGB
+    channel, in [0, 1] units; default: ImageNet's)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.mean = self.params.get_constant("mean", nd.array(IMAGENET_MEAN).reshape((1, 3, 1, 1)) * 255)
-            self.scale = self.params.get_constant("scale", 1.0 / (nd.array(IMAGENET_STD).reshape((1, 3, 1, 1)) * 255))
+            self.mean = self.params.get_constant("mean", nd.array(mean).reshape((1, 3, 1, 1)) * 255)
+            self.scale = self.params.get_constant("scale", 1.0 / (nd.array(std).reshape((1, 3, 1, 1)) * 255))
 
     def hybrid_forward(self, F, x, mean, scale):
         x = F.transpose(F.cast(x, "float32"), axes=(0, 3, 1, 2))
@@ -35,12 +39,13 @@ class Preprocess(nn.HybridBlock):
 
 class FashionNet(nn.HybridBlock):
     """``Preprocess -> zoo features -> head``; ``features`` and ``head`` stay separate
-    so recipes can freeze or slow down the backbone."""
+    so recipes can freeze or slow down the backbone. ``mean``/``std``: the input
+    normalisation of the backbone's weights (``Preprocess``)."""
 
-    def __init__(self, features, head, **kwargs):
+    def __init__(self, features, head, mean=IMAGENET_MEAN, std=IMAGENET_STD, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.preprocess = Preprocess()
+            self.preprocess = Preprocess(mean, std)
         self.features, self.head = features, head
         self.register_child(features, "features")
         self.register_child(head, "head")
@@ -76,12 +81,30 @@ def weights_file(name):
     return os.path.join(os.path.expanduser(root), file_name)
 
 
+def load_bundled_model(name, pretrained):
+    """A ``gluonfashion.pretrained`` network (e.g. ``efficientnet_lite0``), with the
+    weights its package installs when ``pretrained``; ``PretrainedWeightsMissing`` when
+    that package is not installed."""
+    from .pretrained import MODELS
+    if not pretrained:
+        return MODELS[name](pretrained=False)
+    try:
+        return MODELS[name](pretrained=True)
+    except FileNotFoundError as exc:
+        raise PretrainedWeightsMissing(f"ImageNet weights for {name} are not available: {exc}; "
+                                       f"or set pretrained: false") from None
+
+
 def load_zoo_model(name, pretrained):
-    """The zoo network, with ImageNet weights when ``pretrained``.
+    """The zoo network, with ImageNet weights when ``pretrained``. Names of
+    ``gluonfashion.pretrained.MODELS`` (``efficientnet_lite0``) come from there instead.
 
     Raises ``PretrainedWeightsMissing`` with the file to place when weights are wanted
     but neither cached nor downloadable (e.g. offline).
     """
+    from .pretrained import MODELS
+    if name in MODELS:
+        return load_bundled_model(name, pretrained)
     from gluoncv.model_zoo import get_model
     if not pretrained:
         return get_model(name, pretrained=False)
@@ -106,9 +129,57 @@ def load_zoo_model(name, pretrained):
         socket.setdefaulttimeout(previous)
 
 
+def load_backbone_params(features, path, ctx=mx.cpu()):
+    """Load ``features``' weights from ``path``: either a backbone file saved with
+    ``net.features.save_parameters(path)``, or a whole ``FashionNet`` file of a run
+    (``best.params``, ``last.params``, ``swa.params``), whose ``features.*`` entries are
+    taken and the rest (head, preprocess) ignored. Every backbone parameter must be in
+    the file with its shape, and nothing else of the backbone may be; else ``ValueError``
+    naming the parameters. ``features`` must be initialised (shapes known).
+
+    To make a backbone file from a finished run (any model, same ``model:`` name)::
+
+        from gluonfashion.runs import load_run
+        net, cfg, record, ctx = load_run("runs/demo/skirt_length_labels")
+        net.features.save_parameters("skirt_backbone.params")
+
+    or point ``pretrained:`` at the run's ``best.params`` directly."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"pretrained: {path} does not exist")
+    loaded = nd.load(path)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"pretrained: {path} is not a Gluon .params file (no parameter names)")
+    if any(k.startswith("features.") for k in loaded):
+        loaded = {k[len("features."):]: v for k, v in loaded.items() if k.startswith("features.")}
+    params = features._collect_params_with_prefix()
+    missing = sorted(set(params) - set(loaded))
+    extra = sorted(set(loaded) - set(params))
+    wrong = [f"{k} {tuple(loaded[k].shape)} vs {tuple(p.shape)}" for k, p in params.items()
+             if k in loaded and tuple(loaded[k].shape) != tuple(p.shape)]
+    if missing or extra or wrong:
+        problems = [f"{label}: {', '.join(items[:8])}{' ...' if len(items) > 8 else ''}"
+                    for label, items in (("missing in the file", missing), ("not in the backbone", extra),
+                                         ("shape (file vs backbone)", wrong)) if items]
+        raise ValueError(f"pretrained: {path} does not fit this model's backbone ({'; '.join(problems)}); "
+                         f"is it from the same model?")
+    for k, p in params.items():
+        p.set_data(loaded[k].astype(p.dtype).as_in_context(ctx))
+
+
 def build_model(cfg, n_outputs, ctx, log=print):
-    """Zoo backbone + new head, initialised on ``ctx`` (a list of contexts)."""
-    pretrained = bool(cfg["pretrained"])
+    """Backbone + new head, initialised on ``ctx`` (a list of contexts).
+
+    ``cfg["pretrained"]``: ``true`` (zoo ImageNet weights, or the bundled ones of a
+    ``gluonfashion.pretrained`` model), ``false`` (random init) or the path of a
+    ``.params`` file with the backbone's weights (``load_backbone_params``).
+    ``net.weights_source`` says in words which weights the network started from.
+    """
+    source = cfg["pretrained"]
+    path = os.path.expanduser(source) if isinstance(source, str) else None
+    pretrained = bool(source) and path is None
+    if path is not None and not os.path.isfile(path):   # an explicit file never falls back to random init
+        raise FileNotFoundError(f"pretrained: {path} does not exist (expected a .params file with the "
+                                f"backbone's weights, see models.load_backbone_params)")
     try:
         zoo = load_zoo_model(cfg["model"], pretrained)
     except PretrainedWeightsMissing as exc:
@@ -116,19 +187,28 @@ def build_model(cfg, n_outputs, ctx, log=print):
             raise
         log(f"[model] {exc}\n[model] allow_random_init is set: starting {cfg['model']} from random weights")
         zoo, pretrained = load_zoo_model(cfg["model"], False), False
+        weights_source = "random init (pretrained weights missing)"
+    else:
+        weights_source = (getattr(zoo, "weights_source", f"GluonCV zoo {cfg['model']}") if pretrained
+                          else path or "random init")
     if not hasattr(zoo, "features"):
         raise ValueError(f"model {cfg['model']!r} has no 'features' block; pick a classification model")
     features = zoo.features
     if not pretrained:
         features.initialize(init.Xavier(magnitude=2), ctx=mx.cpu())
-    # A probe forward tells whether the features end in a map (needs pooling) or a vector.
+    # A probe forward tells whether the features end in a map (needs pooling) or a vector
+    # (it also completes deferred initialisation, so a backbone file can be shape-checked).
     probe = features(nd.zeros((1, 3, cfg["image_size"], cfg["image_size"])))
+    if path is not None:
+        load_backbone_params(features, path)
     head = make_head(n_outputs, cfg["head"], cfg["head_hidden"], cfg["dropout"], pool=probe.ndim == 4)
-    net = FashionNet(features, head)
+    net = FashionNet(features, head, mean=getattr(zoo, "input_mean", IMAGENET_MEAN),
+                     std=getattr(zoo, "input_std", IMAGENET_STD))
     net.preprocess.initialize(ctx=mx.cpu())
     head.initialize(init.Xavier(), ctx=mx.cpu())
     net.collect_params().reset_ctx(ctx)
-    net.pretrained = pretrained
+    net.pretrained = pretrained or path is not None
+    net.weights_source = weights_source
     return net
 
 
