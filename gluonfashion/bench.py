@@ -359,6 +359,5 @@ def _source(cfg, images_dir):
 
 
 def _threads():
-    names = ("OMP_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS", "OMP_WAIT_POLICY")
-    chosen = [f"{n}={os.environ[n]}" for n in names if n in os.environ]
-    return "threads: " + (", ".join(chosen) if chosen else f"MXNet defaults ({os.cpu_count()} cores)")
+    from . import threads
+    return threads.describe()

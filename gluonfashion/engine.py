@@ -11,7 +11,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from . import checkpoint, plots, precision, staging, swa
+from . import checkpoint, plots, precision, staging, swa, threads
 from .config import save_config
 from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
@@ -139,8 +139,8 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
     averaged = swa.WeightAverage.load(os.path.join(run_dir, swa.RUNNING_FILE),
                                       state.get("swa_snapshots", []) if state else [])
     log(f"[train] {cfg['task']}: {len(data.train_images)} train / {len(data.val_images)} val images, "
-        f"{cfg['model']} at {cfg['image_size']} px on {describe(ctx)}"
-        + (f", resuming after epoch {start}" if state else ""))
+        f"{cfg['model']} ({net.weights_source}) at {cfg['image_size']} px on {describe(ctx)}"
+        + (f", resuming after epoch {start}" if state else "") + f"; {threads.describe()}")
     last_save = time.time()
     for epoch in range(start, cfg["epochs"]):
         _seed_epoch(cfg["seed"], epoch)
@@ -164,7 +164,8 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
             checkpoint.save_params(net, os.path.join(run_dir, "best.params"))
             checkpoint.save_json(os.path.join(run_dir, "best.json"), {
                 **best, "select_metric": problem.select_metric, "problem": problem.kind,
-                "classes": data.class_names, "config": cfg, "data": data.info})
+                "classes": data.class_names, "config": cfg, "data": data.info,
+                "weights_source": net.weights_source})
         if swa.averages_epoch(cfg, epoch + 1):
             averaged.add(net, epoch + 1)
         checkpoint.write_metrics_csv(os.path.join(run_dir, "metrics.csv"), history)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import gluonfashion  # noqa: F401  first: sets MXNet's operator threads before MXNet loads (threads.py)
+
 warnings.filterwarnings("ignore", module="gluoncv")
 
 
