@@ -38,7 +38,8 @@ def cmd_demo_data(args):
     if args.family in ("fashionai", "all"):
         out = os.path.join(args.out, "fashionai")
         s = ensure_demo("fashionai", out, args.force, progress, train_per_value=args.train_per_value,
-                        test_per_value=args.test_per_value, image_size=args.image_size, seed=args.seed)
+                        test_per_value=args.test_per_value, image_size=args.image_size, seed=args.seed,
+                        tasks=args.tasks)
         print(f"[demo-data] FashionAI: {out} is up to date (--force to remake it)" if s is None else
               f"[demo-data] FashionAI: {s['train']} train / {s['test']} test images -> {out}")
     if args.family in ("jd", "all"):
@@ -113,8 +114,10 @@ def build_parser():
     p.add_argument("--family", choices=["fashionai", "jd", "all"], default="all")
     p.add_argument("--jd-train", type=int, default=1200)
     p.add_argument("--jd-test", type=int, default=300)
-    p.add_argument("--train-per-value", type=int, default=100)
+    p.add_argument("--train-per-value", type=int, default=100,
+                   help="FashionAI training images per value (e.g. 10 for a low-data regime)")
     p.add_argument("--test-per-value", type=int, default=12)
+    p.add_argument("--tasks", nargs="+", help="FashionAI tasks to generate (default: all eight)")
     p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="remake the data even when it is up to date")
