@@ -25,7 +25,7 @@ def state():
 
 @pytest.fixture(scope="module")
 def photos():
-    skimage_data = pytest.importorskip("skimage.data")
+    from skimage import data as skimage_data   # a test extra: missing means a broken install, not a skip
     crop = EvalTransform(224, 256)          # the kit's evaluation transform
     return np.stack([crop(skimage_data.chelsea()), crop(skimage_data.coffee())])
 
@@ -48,6 +48,15 @@ def test_photos_land_in_the_right_imagenet_classes(lite0, photos):
     # coffee 967 espresso p=0.956
     assert cat.argmax() in CATS and cat.max() > 0.3 and cat[list(CATS)].sum() > 0.85
     assert coffee.argmax() in COFFEE and coffee.max() > 0.9
+
+
+def test_classify_helper_gives_the_same_top_classes_from_a_raw_photo(lite0):
+    from skimage import data as skimage_data
+    from gluonfashion.pretrained import classify
+    top = classify(lite0, skimage_data.coffee(), k=3)
+    assert [len(t) for t in top] == [3, 3, 3] and top[0][1] == imagenet_classes()[top[0][0]]
+    assert top[0][0] in COFFEE and top[0][2] > 0.9          # espresso, p 0.956 as above
+    assert top[0][2] >= top[1][2] >= top[2][2]
 
 
 @pytest.mark.filterwarnings("ignore:Cannot decide type")
@@ -89,7 +98,8 @@ def test_batchnorm_statistics_and_epsilon_are_loaded(lite0, state):
     bn = lite0.features[0].bn
     np.testing.assert_array_equal(bn.running_mean.data().asnumpy(), state["_bn0.running_mean"])
     np.testing.assert_array_equal(bn.running_var.data().asnumpy(), state["_bn0.running_var"])
-    assert bn._kwargs["eps"] == 1e-3 and bn._kwargs["momentum"] == 0.99
+    # eps as the weights were trained; momentum 0.9 so fine-tuning statistics follow the new data
+    assert bn._kwargs["eps"] == 1e-3 and bn._kwargs["momentum"] == 0.9
 
 
 def _cfg(**over):

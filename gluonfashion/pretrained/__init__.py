@@ -6,8 +6,8 @@ with a package (no download at run time).
 split; a network built with ``pretrained=True`` carries ``weights_source``.
 """
 from .efficientnet_lite import EfficientNetLite0, efficientnet_lite0
-from .imagenet import imagenet_classes
+from .imagenet import classify, imagenet_classes
 
 MODELS = {"efficientnet_lite0": efficientnet_lite0}
 
-__all__ = ["MODELS", "EfficientNetLite0", "efficientnet_lite0", "imagenet_classes"]
+__all__ = ["MODELS", "EfficientNetLite0", "classify", "efficientnet_lite0", "imagenet_classes"]
