@@ -20,7 +20,7 @@ argument and the shape it got.
 import numpy as np
 
 __all__ = [
-    "fashionai_ap", "fashionai_map", "basic_precision", "accuracy", "counted_rows",
+    "fashionai_ap", "fashionai_map", "basic_precision", "accuracy", "counted_rows", "binomial_interval",
     "fbeta_per_label", "mean_fbeta", "search_thresholds", "apply_thresholds",
     "topk_recall",
 ]
@@ -166,6 +166,18 @@ def accuracy(probs_or_pred, labels):
                          f"got shape {values.shape}")
     labels = _class_labels(labels, len(pred), n_classes)
     return float(np.mean(pred == labels))
+
+
+def binomial_interval(hits, n, z=1.96):
+    """Wilson score interval ``(low, high)`` of a proportion such as an accuracy:
+    ``hits`` successes out of ``n`` (z = 1.96: 95 %). Unlike the normal approximation it
+    stays inside [0, 1] and is honest for small ``n`` or proportions near 0 or 1."""
+    if n <= 0 or not 0 <= hits <= n:
+        raise ValueError(f"need 0 <= hits <= n and n > 0; got hits={hits}, n={n}")
+    p, z2 = hits / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))   # no rounding past the ends
 
 
 def basic_precision(probs, labels, maybe=None):

@@ -10,7 +10,7 @@ drawings for every size), and every variant below trains on it with the task's d
 profile, predicts the test set and is scored. Every variant sees about the same number
 of training images (``--images-seen``), so small sets get more epochs. Runs already
 finished with the same settings are reused (``analysis.train_or_reuse``).
-Accuracy is given with a 95 % interval (normal approximation over the test images).
+Accuracy is given with its 95 % Wilson interval over the test images.
 """
 import argparse
 import math
@@ -20,6 +20,7 @@ import time
 from gluonfashion import analysis
 from gluonfashion.config import load_config
 from gluonfashion.data.demo_data import ensure_demo
+from gluonfashion.metrics import binomial_interval
 
 # name -> (what it is, overrides on the task's demo profile)
 VARIANTS = {
@@ -32,11 +33,6 @@ VARIANTS = {
                {"head_only_epochs": 3, "backbone_lr_mult": 0.1}),
     "full": ("efficientnet_lite0, ImageNet weights, all layers", {}),
 }
-
-
-def interval(accuracy, n):
-    """Half-width of the 95 % normal-approximation interval of an accuracy over n images."""
-    return 1.96 * math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / n)
 
 
 def run_variant(task, data_root, runs_root, name, overrides, images_seen, extra):
@@ -64,12 +60,13 @@ def size_tag(extra):
 
 
 def table(rows):
-    lines = ["| per value | variant | epochs | test accuracy (95 % interval) | test AP | train + predict s |",
+    lines = ["| per value | variant | epochs | test accuracy [95 % interval] | test AP | train + predict s |",
              "|---:|---|---:|---:|---:|---:|"]
     for r in rows:
-        acc, half = r["test_accuracy"], interval(r["test_accuracy"], r["n_test"])
+        acc = r["test_accuracy"]
+        low, high = binomial_interval(round(acc * r["n_test"]), r["n_test"])
         secs = "reused" if r["seconds"] is None else f"{r['seconds']:.0f}"
-        lines.append(f"| {r['per_value']} | {r['variant']} | {r['epochs']} | {acc:.3f} ± {half:.3f} | "
+        lines.append(f"| {r['per_value']} | {r['variant']} | {r['epochs']} | {acc:.3f} [{low:.3f}, {high:.3f}] | "
                      f"{r['test_ap']:.4f} | {secs} |")
     return "\n".join(lines)
 

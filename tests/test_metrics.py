@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import fbeta_score
 
 from gluonfashion.metrics import (
-    accuracy, apply_thresholds, basic_precision, fashionai_ap, fashionai_map,
+    accuracy, apply_thresholds, basic_precision, binomial_interval, fashionai_ap, fashionai_map,
     fbeta_per_label, mean_fbeta, search_thresholds, topk_recall)
 
 # --------------------------------------------------------------------- FashionAI
@@ -80,6 +80,17 @@ def test_m_rule_leaving_no_row_gives_nan_and_checks_the_mask_shape():
     assert np.isnan(basic_precision(M_PROBS[1:2], M_LABELS[1:2], only_maybe))
     with pytest.raises(ValueError, match="maybe must have shape"):
         fashionai_ap(M_PROBS, M_LABELS, M_MAYBE[:, :2])
+
+
+def test_wilson_interval_of_an_accuracy_by_hand():
+    # 8 of 10, z = 1.96: z^2 = 3.8416, z^2/n = 0.38416, centre = (0.8 + 0.19208) / 1.38416 = 0.71674,
+    # half = 1.96 * sqrt(0.016 + 0.009604) / 1.38416 = 0.22658 -> (0.49016, 0.94332)
+    low, high = binomial_interval(8, 10)
+    assert low == pytest.approx(0.49016, abs=1e-5) and high == pytest.approx(0.94332, abs=1e-5)
+    # 0 of 5 stays inside [0, 1]: centre = half = (3.8416 / 10) / (1 + 0.76832) = 0.217246
+    assert binomial_interval(0, 5) == pytest.approx((0.0, 0.434492), abs=1e-5)
+    with pytest.raises(ValueError, match="hits <= n"):
+        binomial_interval(6, 5)
 
 
 def test_ap_accepts_integer_valued_float_labels():
