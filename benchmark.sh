@@ -44,7 +44,9 @@ variant_model() {
 
 train_variant() {   # config, profile: the --ensemble partner run, in runs/<profile>/<task>_b
   local model; model=$(variant_model "$2")
-  gluonfashion train --config "$1" --profile "$2" --fresh --set model="$model" --set "output_dir=runs/$2/{task}_b"
+  local weights=(); [[ "$2" == demo ]] && weights=(--set pretrained=false)   # no zoo download on the demo
+  gluonfashion train --config "$1" --profile "$2" --fresh --set model="$model" "${weights[@]}" \
+    --set "output_dir=runs/$2/{task}_b"
   gluonfashion predict --config "$1" --profile "$2" --set "output_dir=runs/$2/{task}_b" --out submission/variant_b
 }
 

@@ -19,14 +19,16 @@ from gluonfashion.workflows.ensemble import run_ensemble
 
 # name -> (what it is, overrides on configs/jd/styles.yaml)
 VARIANTS = {
-    "r18_direct": ("resnet18_v2, weighted BCE", {}),
-    "r18_staged": ("resnet18_v2, head only for 3 epochs, then all layers", {"head_only_epochs": 3}),
-    "r18_swa": ("resnet18_v2, SWA of the last 4 epochs (predicts with the average)",
-                {"swa_epochs": 4, "predict_weights": "swa"}),
-    "r18_focal": ("resnet18_v2, focal loss", {"loss": "focal"}),
-    "mnv3_small": ("mobilenetv3_small, weighted BCE", {"model": "mobilenetv3_small", "lr": 0.004}),
+    "direct": ("efficientnet_lite0 from ImageNet weights, weighted BCE", {}),
+    "staged": ("efficientnet_lite0, head only for 3 epochs, then all layers at 0.1x lr",
+               {"head_only_epochs": 3, "backbone_lr_mult": 0.1}),
+    "swa": ("efficientnet_lite0, SWA of the last 4 epochs (predicts with the average)",
+            {"swa_epochs": 4, "predict_weights": "swa"}),
+    "focal": ("efficientnet_lite0, focal loss", {"loss": "focal"}),
+    "mnv3_small": ("mobilenetv3_small from random weights, weighted BCE",
+                   {"model": "mobilenetv3_small", "pretrained": False, "lr": 0.004}),
 }
-ENSEMBLE_OF = ["r18_direct", "r18_swa", "r18_focal", "mnv3_small"]
+ENSEMBLE_OF = ["direct", "swa", "focal", "mnv3_small"]
 METHODS = ["mean", "weighted", "vote", "topn", "stack"]
 
 
