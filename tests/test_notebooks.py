@@ -11,11 +11,10 @@ import glob
 import os
 import time
 
+import ipykernel  # noqa: F401  test extras (setup.py): missing means a broken install, so fail, never skip
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TUTORIAL = os.path.join(REPO, "tutorial")
