@@ -18,6 +18,7 @@ import os
 import time
 
 from gluonfashion import analysis
+from gluonfashion.checkpoint import load_json, save_json
 from gluonfashion.config import load_config
 from gluonfashion.data.demo_data import ensure_demo
 from gluonfashion.metrics import binomial_interval
@@ -45,12 +46,15 @@ def run_variant(task, data_root, runs_root, name, overrides, images_seen, extra)
                       [("data_root", data_root)] + list(settings.items()) + extra, "demo")
     start = time.time()
     run_dir, reused = analysis.train_or_reuse(cfg, log=lambda *_: None)
-    seconds = time.time() - start
+    timing = os.path.join(run_dir, "compare_transfer.json")   # the time of the run that trained it
+    if not reused:
+        save_json(timing, {"seconds": time.time() - start})
+    seconds = load_json(timing)["seconds"] if os.path.exists(timing) else None
     scores = analysis.score_test_probs(run_dir)
     n_test = len(analysis.fashionai_test_set(cfg).images)
     return {"variant": name, "train_rows": train_rows, "epochs": epochs, "n_test": n_test,
             "test_accuracy": scores["test accuracy"], "test_ap": scores["test AP"],
-            "seconds": None if reused else seconds}
+            "seconds": seconds}
 
 
 def size_tag(extra):
@@ -65,7 +69,7 @@ def table(rows):
     for r in rows:
         acc = r["test_accuracy"]
         low, high = binomial_interval(round(acc * r["n_test"]), r["n_test"])
-        secs = "reused" if r["seconds"] is None else f"{r['seconds']:.0f}"
+        secs = "?" if r["seconds"] is None else f"{r['seconds']:.0f}"
         lines.append(f"| {r['per_value']} | {r['variant']} | {r['epochs']} | {acc:.3f} [{low:.3f}, {high:.3f}] | "
                      f"{r['test_ap']:.4f} | {secs} |")
     return "\n".join(lines)
