@@ -103,9 +103,9 @@ def main():
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("# Recipes and ensembles on the JD demo data\n\n"
                 f"Produced by `python scripts/compare_recipes.py --profile {args.profile}` on a 2-core CPU "
-                f"({cfg['epochs']} epochs at {cfg['image_size']} px, random initialisation: the demo has no "
-                "ImageNet weights, so staged fine-tuning here freezes a randomly initialised backbone and "
-                "is not the transfer-learning setting it was designed for). Mean F2 over the 13 styles with "
+                f"({cfg['epochs']} epochs at {cfg['image_size']} px, {cfg['model']} starting from "
+                f"{'ImageNet weights' if cfg['pretrained'] else 'random weights'} unless the row says "
+                "otherwise). Mean F2 over the 13 styles with "
                 "per-style thresholds searched on the validation fold; the ensemble's validation scores are "
                 "optimistic for `weighted` and `topn`, which choose on those rows.\n\n" + table + "\n")
     print(table)
