@@ -46,6 +46,12 @@ def register(verbs):
 
 def cmd_bench(args):
     from .config import load_config
+    if not args.config:
+        # Without a task file the defaults name no task, and the model, image size and
+        # loader settings being measured would be nobody's: ask for one.
+        raise ValueError("bench needs --config: the task YAML whose model, image size, batch and loader "
+                         "settings (and images) to measure, e.g. gluonfashion bench --config "
+                         "configs/fashionai/skirt_length_labels.yaml --profile demo")
     cfg = load_config(args.config, args.overrides, args.profile)
     run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat)
 

@@ -45,3 +45,9 @@ def test_run_bench_with_process_workers_on_a_folder_of_jpegs(tiny_config, tiny_f
     assert result["workers_peak_rss_mb"] > 0      # the worker process was seen
     assert "1 process workers" in lines[0]
     assert LAST_LINE.match(lines[-1])
+
+
+def test_bench_without_a_config_says_that_config_is_required(capsys):
+    assert main(["bench"]) == 2
+    err = capsys.readouterr().err
+    assert "bench needs --config" in err and "expected the same number" not in err
