@@ -16,6 +16,8 @@ from ..problems import SingleLabel
 from ..runs import load_run
 from ..transforms import build_eval_transform
 
+IMAGE_CHECK_CACHE = "image_check.json"   # in the run folder; see data.images.check_images
+
 
 def label_files(cfg):
     """The label files a config names; warm-up files are skipped when absent."""
@@ -36,6 +38,18 @@ def report_image_problems(problems, path, log):
         log(f"         ... and {len(problems) - 10} more")
 
 
+def checked_images(cfg, images, run_dir, progress=True, log=print):
+    """``check_images`` with the config's mode, remembering results in the run folder's
+    ``image_check.json`` (kept by ``--fresh``): later runs check only new or changed files."""
+    counts = {}
+    ok, problems = check_images(images, cfg["image_check"], max(cfg["workers"], 2), progress,
+                                cache=os.path.join(run_dir, IMAGE_CHECK_CACHE), counts=counts)
+    if counts.get("cached"):
+        log(f"[data] image check: {counts['checked']} images checked, {counts['cached']} unchanged since "
+            f"an earlier check ({IMAGE_CHECK_CACHE})")
+    return ok, problems
+
+
 def prepare_data(cfg, run_dir, progress=True, log=print):
     """Rows of the configured task, image check, soft targets and the saved split."""
     task = cfg["task"]
@@ -48,7 +62,7 @@ def prepare_data(cfg, run_dir, progress=True, log=print):
     names = cfg["value_names"] or tasks.value_names(task, len(rows[0].ynm))
     if len(names) != len(rows[0].ynm):
         raise ValueError(f"value_names has {len(names)} names but {task} labels have {len(rows[0].ynm)} values")
-    ok, problems = check_images([r.image for r in rows], cfg["image_check"], max(cfg["workers"], 2), progress)
+    ok, problems = checked_images(cfg, [r.image for r in rows], run_dir, progress, log)
     if problems:
         report_image_problems(problems, os.path.join(run_dir, "image_problems.csv"), log)
         rows = [r for r, good in zip(rows, ok) if good]

@@ -7,7 +7,6 @@ import numpy as np
 from .. import checkpoint, metrics
 from ..config import output_dir
 from ..data.download import download_images
-from ..data.images import check_images
 from ..data.jd import (read_jd_answers, read_jd_probabilities, read_jd_test, read_jd_train, style_names,
                        write_jd_probabilities, write_jd_submission)
 from ..data.sampling import resample_indices
@@ -17,7 +16,7 @@ from ..predict import predict_probs
 from ..problems import MultiLabel
 from ..runs import load_run
 from ..transforms import build_eval_transform
-from .fashionai import report_image_problems
+from .fashionai import checked_images, report_image_problems
 
 
 def _path(cfg, key):
@@ -69,7 +68,7 @@ def _split(cfg, ids, y, run_dir):
 def prepare_data(cfg, run_dir, progress=True, log=print):
     ids, _, y = read_jd_train(_path(cfg, "train_file"), n_labels=None)
     images = image_paths(cfg, ids)
-    ok, problems = check_images(images, cfg["image_check"], max(cfg["workers"], 2), progress)
+    ok, problems = checked_images(cfg, images, run_dir, progress, log)
     if problems:
         report_image_problems(problems, os.path.join(run_dir, "image_problems.csv"), log)
         ids, images, y = [i for i, g in zip(ids, ok) if g], [p for p, g in zip(images, ok) if g], y[ok]
