@@ -9,7 +9,7 @@ from ..config import output_dir
 from ..data.fashionai import QuestionRow, read_label_files, read_question_file, write_predictions
 from ..data.images import check_images
 from ..data.split import load_split, save_split, stratified_split
-from ..engine import TrainData, fit
+from ..engine import TrainData, fit_network
 from ..losses import soft_targets
 from ..predict import predict_probs
 from ..problems import SingleLabel
@@ -92,26 +92,34 @@ def _indices_of(split, keys, path):
             np.array([position[k] for k in split["val"]], dtype=np.int64))
 
 
-def train(cfg, resume=False, fresh=False, progress=True, log=print):
-    """Train one FashionAI task; returns ``(run_dir, best record)``."""
+def train(cfg, resume=False, fresh=False, progress=True, log=print, then_predict=False):
+    """Train one FashionAI task; returns ``(run_dir, best record)``. ``then_predict``:
+    also write the question file's predictions (as ``predict`` with the run's
+    defaults), with the network already in memory."""
     run_dir = output_dir(cfg)
     os.makedirs(run_dir, exist_ok=True)
     if fresh and os.path.exists(os.path.join(run_dir, "split.json")):
         os.remove(os.path.join(run_dir, "split.json"))
     data = prepare_data(cfg, run_dir, progress, log)
-    best = fit(cfg, data, SingleLabel(len(data.class_names)), run_dir, resume, fresh, progress, log)
-    if data.val_images:
-        write_val_predictions(run_dir, data, progress, log)
+    best, net = fit_network(cfg, data, SingleLabel(len(data.class_names)), run_dir, resume, fresh,
+                            progress, log)
+    if data.val_images or then_predict:
+        run = load_run(run_dir, log=log, net=net)   # the prediction weights, into the trained network
+        if data.val_images:
+            write_val_predictions(run_dir, data, progress, log, run)
+        if then_predict:
+            predict(run_dir, progress=progress, log=log, run=run)
     return run_dir, best
 
 
-def write_val_predictions(run_dir, data, progress=True, log=print):
+def write_val_predictions(run_dir, data, progress=True, log=print, run=None):
     """Validation probabilities of the best checkpoint (with the run's TTA) and the
     matching truth, next to the checkpoint: the inputs of ensembles and error analysis.
+    ``run``: ``load_run``'s result when the caller has it.
 
     ``val_probs.csv`` rows ``path,task,p1;p2;...``; ``val_truth.csv`` rows ``path,task,ynm``.
     """
-    net, cfg, _, ctx = load_run(run_dir, log=log)
+    net, cfg, _, ctx = run or load_run(run_dir, log=log)
     transform = build_eval_transform(cfg, cfg["tta"])
     probs = predict_probs(net, data.val_images, transform, ctx, SingleLabel.activation,
                           max(1, cfg["batch_size"] // transform.n_crops), cfg["workers"], "val probs", progress)
@@ -123,9 +131,11 @@ def write_val_predictions(run_dir, data, progress=True, log=print):
 
 
 def predict(run_dir, question_file=None, tta=None, out_dir=None, devices=None, weights=None,
-            progress=True, log=print):
-    """Write ``<out_dir>/<task>.csv`` for the task's rows of the question file."""
-    net, cfg, record, ctx = load_run(run_dir, weights, devices=devices, log=log)
+            progress=True, log=print, run=None):
+    """Write ``<out_dir>/<task>.csv`` for the task's rows of the question file.
+    ``run``: ``load_run``'s result when the caller has it (``weights`` and ``devices``
+    are then ignored)."""
+    net, cfg, record, ctx = run or load_run(run_dir, weights, devices=devices, log=log)
     task = cfg["task"]
     question_file = question_file or os.path.join(cfg["data_root"], cfg["question_file"])
     rows = read_question_file(question_file, {task})
