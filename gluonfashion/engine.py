@@ -11,7 +11,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from . import checkpoint, plots, precision, staging, swa, threads
+from . import checkpoint, precision, staging, swa, threads
 from .config import save_config
 from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
@@ -198,6 +198,7 @@ def _save_resume_state(run_dir, net, trainer, averaged, history, best, cfg):
     checkpoint.save_json(os.path.join(run_dir, "state.json"),
                          {"epoch": history[-1]["epoch"], "history": history, "best": best,
                           "swa_snapshots": averaged.epochs})
+    from . import plots   # matplotlib: loaded by training only, not by predict or evaluate
     plots.plot_curves(history, os.path.join(run_dir, "curves.png"), f"{cfg['task']} ({cfg['model']})")
 
 
