@@ -67,8 +67,7 @@ fashionai() {
   rm -f submission/*_labels.csv submission/submission.csv
   for task in $run; do
     log "train + predict $task"
-    gluonfashion train --config "configs/fashionai/$task.yaml" --profile "$p" --fresh
-    gluonfashion predict --config "configs/fashionai/$task.yaml" --profile "$p"
+    gluonfashion train --config "configs/fashionai/$task.yaml" --profile "$p" --fresh --predict
     if [[ $ensemble == 1 ]]; then train_variant "configs/fashionai/$task.yaml" "$p"; fi
   done
   local first; first=$(echo $run | cut -d' ' -f1)
@@ -98,8 +97,7 @@ jd() {
     gluonfashion demo-data --family jd --out data/demo
   fi
   gluonfashion download --config "$cfg" --profile "$p"
-  gluonfashion train --config "$cfg" --profile "$p" --fresh
-  gluonfashion predict --config "$cfg" --profile "$p"
+  gluonfashion train --config "$cfg" --profile "$p" --fresh --predict
   if [[ "$p" == demo ]]; then
     gluonfashion evaluate --config "$cfg" --profile "$p"
   fi

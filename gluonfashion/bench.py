@@ -7,7 +7,10 @@ For one config (model, image size, batch size, devices, loader settings), in one
    loader, with the configured workers;
 3. prediction images/s for each TTA mode through the real loader, against forward
    passes of in-memory batches of the same ``batch x crops`` shape;
-4. peak resident memory of the process (and of its loader workers).
+4. peak resident memory of the process (and of its loader workers);
+5. with ``--baseline``, the naive loop a user writes first (``naive.py``: MXNet's default
+   threads, a host read of the loss and accuracy every batch, prediction one image at a
+   time with ten crops), in a process of its own, and the kit's speed-up over it.
 
 Both sides of a ratio run the same code (``engine._train_epoch``,
 ``predict.predict_batches``); only where the batches come from differs. Each segment
@@ -15,9 +18,12 @@ times ``batches`` batches after ``warmup`` untimed ones and a full synchronisati
 worker start-up and graph building are not counted. The two sides alternate for
 ``repeat`` rounds; a ratio is the median of the rounds' ratios, so load from other
 processes that comes and goes disturbs it little (the share of the CPU they took is
-printed too). The last line printed is machine-readable:
-``train_ratio=<2/1> predict_ratio=<worst 3/bound> peak_rss_mb=<n>``.
+printed too). The baseline's rounds alternate with them in the same way. The last line
+printed is machine-readable:
+``train_ratio=<2/1> predict_ratio=<worst 3/bound> peak_rss_mb=<n>``; with the baseline,
+the line before it is ``train_speedup=<2/naive train> predict_speedup=<ten-crop 3/naive>``.
 """
+import argparse
 import os
 import resource
 import statistics
@@ -41,13 +47,23 @@ def register(verbs):
     p.add_argument("--images", help="folder of JPEGs to read (default: the config task's images)")
     p.add_argument("--tta", nargs="+", choices=TTA_MODES, default=list(TTA_MODES),
                    help="TTA modes to measure (default: all)")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=False,
+                   help="also measure the naive loop (MXNet's default threads, a host sync every batch, "
+                        "one image at a time ten-crop prediction) in its own process, and print the "
+                        "kit's speed-up over it (default: off; it adds about half the bench's time)")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args):
     from .config import load_config
+    if not args.config:
+        # Without a task file the defaults name no task, and the model, image size and
+        # loader settings being measured would be nobody's: ask for one.
+        raise ValueError("bench needs --config: the task YAML whose model, image size, batch and loader "
+                         "settings (and images) to measure, e.g. gluonfashion bench --config "
+                         "configs/fashionai/skirt_length_labels.yaml --profile demo")
     cfg = load_config(args.config, args.overrides, args.profile)
-    run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat)
+    run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat, baseline=args.baseline)
 
 
 # ------------------------------------------------------------------ measuring
@@ -64,6 +80,7 @@ class Monitor:
     def __init__(self, interval=0.05):
         self.interval, self.workers_peak_mb, self.other_cores = interval, 0.0, 0.0
         self._children_cpu = {}            # pid -> last CPU seconds seen
+        self.not_workers = set()           # pids whose trees are no loader workers (the baseline)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -86,10 +103,16 @@ class Monitor:
         import psutil
         me = psutil.Process()
         while not self._stop.wait(self.interval):
-            rss = 0
+            rss, others = 0, set()
+            for pid in list(self.not_workers):
+                try:
+                    others |= {pid} | {p.pid for p in psutil.Process(pid).children(recursive=True)}
+                except psutil.Error:
+                    pass
             for child in me.children(recursive=True):
                 try:
-                    rss += child.memory_info().rss
+                    if child.pid not in others:
+                        rss += child.memory_info().rss
                     t = child.cpu_times()
                     self._children_cpu[child.pid] = t.user + t.system
                 except psutil.Error:   # a worker exited between listing and reading
@@ -179,15 +202,24 @@ def predict_rate(net, ctx, activation, source, warmup, batches):
     return timed.result()
 
 
-class Pair:
-    """Medians over rounds of a (bound, end to end) comparison."""
+def round_ratio(numerators, denominators):
+    """Median over rounds of ``numerator images/s / denominator images/s``: each round's
+    two measurements ran within seconds of each other, under the same background load.
+    Items are ``(images/s, CPU ms per image)``."""
+    return statistics.median(n[0] / d[0] for n, d in zip(numerators, denominators))
 
-    def __init__(self, bounds, reals):
+
+class Pair:
+    """Medians over rounds of a (bound, end to end) comparison, and optionally of the
+    naive baseline measured in the same rounds (``speedup``: end to end over naive)."""
+
+    def __init__(self, bounds, reals, naives=None):
         median = statistics.median
         self.bound, self.real = median(r for r, _ in bounds), median(r for r, _ in reals)
-        # Each round's ratio: both sides ran within seconds, under the same background load.
-        self.ratio = median(r[0] / b[0] for r, b in zip(reals, bounds))
+        self.ratio = round_ratio(reals, bounds)
         self.bound_cpu, self.real_cpu = median(c for _, c in bounds), median(c for _, c in reals)
+        self.naive = median(r for r, _ in naives) if naives else None
+        self.speedup = round_ratio(reals, naives) if naives else None
 
     @property
     def cpu_ratio(self):
@@ -196,21 +228,29 @@ class Pair:
         return self.bound_cpu / self.real_cpu
 
     def as_dict(self):
-        return {"bound": self.bound, "real": self.real, "ratio": self.ratio, "bound_cpu_ms": self.bound_cpu,
-                "real_cpu_ms": self.real_cpu, "cpu_ratio": self.cpu_ratio}
+        d = {"bound": self.bound, "real": self.real, "ratio": self.ratio, "bound_cpu_ms": self.bound_cpu,
+             "real_cpu_ms": self.real_cpu, "cpu_ratio": self.cpu_ratio}
+        if self.naive is not None:
+            d.update(naive=self.naive, speedup=self.speedup)
+        return d
 
     def line(self):
-        return (f"bound {self.bound:8.1f} img/s   end to end {self.real:8.1f} img/s   ratio {self.ratio:.3f}   "
+        text = (f"bound {self.bound:8.1f} img/s   end to end {self.real:8.1f} img/s   ratio {self.ratio:.3f}   "
                 f"| CPU/img {self.bound_cpu:6.2f} -> {self.real_cpu:6.2f} ms ({self.cpu_ratio:.3f})")
+        if self.naive is not None:
+            text += f"   | naive {self.naive:8.1f} img/s, speed-up {self.speedup:.2f}x"
+        return text
 
 
-def paired(rounds, measure_bound, measure_real):
-    """A ``Pair`` from ``rounds`` of alternating (bound, end to end) measurements."""
-    bounds, reals = [], []
+def paired(rounds, measure_bound, measure_real, measure_naive=None):
+    """A ``Pair`` from ``rounds`` of alternating (bound, end to end[, naive]) measurements."""
+    bounds, reals, naives = [], [], []
     for _ in range(rounds):
         bounds.append(measure_bound())
         reals.append(measure_real())
-    return Pair(bounds, reals)
+        if measure_naive:
+            naives.append(measure_naive())
+    return Pair(bounds, reals, naives or None)
 
 
 # ------------------------------------------------------------------ inputs
@@ -281,6 +321,21 @@ class _Bench:
         # end of a segment, as in a long epoch (prefetching never runs dry early).
         self.loader_batches = warmup + batches + 2 * max(1, cfg["workers"])
         self.images = bench_images(self.cfg, images_dir, self.loader_batches * self.batch)
+        self.naive = None
+
+    def start_baseline(self):
+        """Start the naive loop's process (``naive.py``); its rounds then alternate with
+        the kit's in ``train`` and in ``predict("ten_crop")``."""
+        from .naive import NaiveProcess
+        from .transforms import EvalTransform
+        per_round = self.batches * max(1, self.batch // EvalTransform.N_CROPS["ten_crop"])   # as the kit's
+        self.naive = NaiveProcess({
+            "cfg": self.cfg, "train_images": self.images, "warmup": self.warmup, "batches": self.batches,
+            "predict_images": self.images[:self.warmup + per_round], "predict_per_round": per_round})
+        return self.naive
+
+    def _naive(self, what):
+        return (lambda: self.naive.measure(what)) if self.naive else None
 
     def _memory(self, n, n_crops=1):
         batch = memory_batch(self.cfg, n, n_crops)
@@ -292,7 +347,8 @@ class _Bench:
         _, _, loader = make_train_loader(self.cfg, self.images, one_hot_targets(len(self.images)), len(self.ctx))
         memory = self._memory(self.batch)
         try:
-            return paired(self.repeat, lambda: self._train(memory()), lambda: self._train(loader))
+            return paired(self.repeat, lambda: self._train(memory()), lambda: self._train(loader),
+                          self._naive("train"))
         finally:
             del loader    # its workers stop before the next loader starts its own
 
@@ -312,7 +368,8 @@ class _Bench:
                                    **loader_options(self.cfg))
         memory = self._memory(per_batch, transform.n_crops)
         try:
-            measured = paired(self.repeat, lambda: self._predict(memory()), lambda: self._predict(loader))
+            measured = paired(self.repeat, lambda: self._predict(memory()), lambda: self._predict(loader),
+                              self._naive("predict") if tta == "ten_crop" else None)
         finally:
             del loader
         return measured, per_batch, transform.n_crops
@@ -321,8 +378,10 @@ class _Bench:
         return predict_rate(self.net, self.ctx, self.problem.activation, source, self.warmup, self.batches)
 
 
-def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, repeat=5, log=print):
-    """Measure and print; returns a dict of the figures (images/s, ratios, MB, cores)."""
+def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, repeat=5, log=print,
+              baseline=False):
+    """Measure and print; returns a dict of the figures (images/s, ratios, MB, cores).
+    ``baseline``: also the naive loop (``naive.py``) and the kit's speed-up over it."""
     from .devices import describe
     result = {}
     with Monitor() as monitor:
@@ -331,24 +390,58 @@ def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, r
             + (f", AMP {cfg['amp']}" if bench.amp_on else "") + "; "
             f"{cfg['workers']} {loader_kind(cfg)} workers; {len(set(bench.images))} images from "
             f"{_source(cfg, images_dir)}; {_threads()}; medians of {repeat} rounds of {batches} batches")
-        pair = bench.train()
-        result["train"] = pair.as_dict()
-        log(f"[bench] train              {pair.line()}")
-        for tta in tta_modes:
-            pair, per_batch, crops = bench.predict(tta)
-            result[f"predict_{tta}"] = pair.as_dict()
-            log(f"[bench] predict {tta:<8} {per_batch:>2}x{crops:<2} {pair.line()}")
-    result.update(train_ratio=result["train"]["ratio"], peak_rss_mb=round(Monitor.process_peak_mb()),
-                  workers_peak_rss_mb=round(monitor.workers_peak_mb), other_cores=monitor.other_cores)
-    ratios = [v["ratio"] for k, v in result.items() if k.startswith("predict_")]
-    result["predict_ratio"] = min(ratios) if ratios else float("nan")
+        try:
+            if baseline:
+                naive = bench.start_baseline()
+                monitor.not_workers.add(naive.pid)
+                log(f"[bench] naive baseline in its own process: operator threads {naive.threads} (MXNet's "
+                    f"default: half the logical processors), float32, host sync every batch, Gluon's default "
+                    f"loader, prediction one image at a time with ten crops")
+            pair = bench.train()
+            result["train"] = pair.as_dict()
+            log(f"[bench] train              {pair.line()}")
+            for tta in tta_modes:
+                pair, per_batch, crops = bench.predict(tta)
+                result[f"predict_{tta}"] = pair.as_dict()
+                log(f"[bench] predict {tta:<8} {per_batch:>2}x{crops:<2} {pair.line()}")
+        finally:
+            if bench.naive:
+                bench.naive.close()
+    result.update(summarise(result))
+    result.update(peak_rss_mb=round(Monitor.process_peak_mb()), workers_peak_rss_mb=round(monitor.workers_peak_mb),
+                  other_cores=monitor.other_cores)
     log(f"[bench] peak resident memory: process {result['peak_rss_mb']} MB; loader workers "
         f"{result['workers_peak_rss_mb']} MB (RSS summed, pages shared with the parent counted per worker)")
     log(f"[bench] other processes used {monitor.other_cores:.2f} of {os.cpu_count()} cores meanwhile"
         + (" (figures disturbed: compare ratios, not images/s)" if monitor.other_cores > 0.25 else ""))
-    log(f"train_ratio={result['train_ratio']:.3f} predict_ratio={result['predict_ratio']:.3f} "
-        f"peak_rss_mb={result['peak_rss_mb']}")
+    for line in final_lines(result):
+        log(line)
     return result
+
+
+def summarise(segments):
+    """The headline figures from the segments' ``Pair.as_dict()``s (``train``,
+    ``predict_<tta>``): ``train_ratio``; ``predict_ratio``, the worst TTA mode's; with
+    the baseline, ``train_speedup`` and ``predict_speedup`` (ten-crop; NaN when
+    ten-crop was not measured)."""
+    nan = float("nan")
+    predict = [v for k, v in segments.items() if k.startswith("predict_") and isinstance(v, dict)]
+    out = {"train_ratio": segments["train"]["ratio"],
+           "predict_ratio": min(v["ratio"] for v in predict) if predict else nan}
+    if "speedup" in segments["train"]:
+        out["train_speedup"] = segments["train"]["speedup"]
+        out["predict_speedup"] = segments.get("predict_ten_crop", {}).get("speedup", nan)
+    return out
+
+
+def final_lines(result):
+    """The machine-readable lines that end the report; the ratios line is the last."""
+    lines = []
+    if "train_speedup" in result:
+        lines.append(f"train_speedup={result['train_speedup']:.2f} predict_speedup={result['predict_speedup']:.2f}")
+    lines.append(f"train_ratio={result['train_ratio']:.3f} predict_ratio={result['predict_ratio']:.3f} "
+                 f"peak_rss_mb={result['peak_rss_mb']}")
+    return lines
 
 
 def _source(cfg, images_dir):

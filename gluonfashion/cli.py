@@ -60,7 +60,7 @@ def cmd_download(args):
 
 def cmd_train(args):
     cfg = _load(args)
-    run_dir, best = _workflow(cfg).train(cfg, args.resume, args.fresh, not args.quiet)
+    run_dir, best = _workflow(cfg).train(cfg, args.resume, args.fresh, not args.quiet, then_predict=args.predict)
     shown = ", ".join(f"{k[4:]} {v:.4f}" for k, v in best["metrics"].items() if k.startswith("val_"))
     print(f"[train] best epoch {best['epoch']} ({shown}) -> {run_dir}")
 
@@ -135,6 +135,9 @@ def build_parser():
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue from the last completed epoch")
     g.add_argument("--fresh", action="store_true", help="discard an existing run state and split")
+    p.add_argument("--predict", action="store_true",
+                   help="then predict as `predict --config` would (the run's TTA and weights, into "
+                        "submission_dir), in this process with the trained network: no second start-up")
     _progress_args(p)
     p.set_defaults(func=cmd_train)
 

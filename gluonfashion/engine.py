@@ -11,7 +11,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from . import checkpoint, plots, precision, staging, swa, threads
+from . import checkpoint, precision, staging, swa, threads
 from .config import save_config
 from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
@@ -106,6 +106,13 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
     same result as an uninterrupted run); ``fresh`` discards an existing state.
     With ``swa_epochs`` the weight average is finished and saved after the last epoch.
     """
+    return fit_network(cfg, data, problem, run_dir, resume, fresh, progress, log)[0]
+
+
+def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, log=print):
+    """``fit``, returning ``(best record, trained network)``: the network (hybridized, its
+    graph built) can predict in this process with the run's weights loaded into it
+    (``runs.load_run(run_dir, net=net)``) instead of a new one being built."""
     os.makedirs(run_dir, exist_ok=True)
     state_path = os.path.join(run_dir, "state.json")
     state = None
@@ -179,7 +186,7 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
     if cfg["swa_epochs"]:
         _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run_dir, best,
                     progress, log)
-    return best
+    return best, net
 
 
 def _save_resume_state(run_dir, net, trainer, averaged, history, best, cfg):
@@ -191,6 +198,7 @@ def _save_resume_state(run_dir, net, trainer, averaged, history, best, cfg):
     checkpoint.save_json(os.path.join(run_dir, "state.json"),
                          {"epoch": history[-1]["epoch"], "history": history, "best": best,
                           "swa_snapshots": averaged.epochs})
+    from . import plots   # matplotlib: loaded by training only, not by predict or evaluate
     plots.plot_curves(history, os.path.join(run_dir, "curves.png"), f"{cfg['task']} ({cfg['model']})")
 
 

@@ -3,9 +3,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import yaml
 
 from gluonfashion.cli import main
+from gluonfashion.data.fashionai import read_predictions
 
 
 def _task_yaml(tmp_path, tiny_config):
@@ -36,6 +38,31 @@ def test_train_predict_merge_evaluate_verbs(tiny_config, tmp_path, capsys):
     assert main(["evaluate", *common, "--submission", out]) == 0
     table = capsys.readouterr().out
     assert "bar_length" in table and "mAP" in table
+
+
+def test_train_with_predict_writes_what_a_separate_predict_writes(tiny_config, tmp_path, capsys):
+    """``train --predict`` predicts with the trained network in the same process (the
+    run's weights loaded back into it); ``predict`` builds a new network from the saved
+    weights: the same probabilities, and the validation probabilities too."""
+    cfg = _task_yaml(tmp_path, tiny_config)
+    common = ["--config", cfg, "--profile", "demo", "--quiet"]
+    assert main(["train", *common, "--predict", "--set", "epochs=3"]) == 0   # best epoch may be < 3
+    assert "best epoch" in capsys.readouterr().out
+    in_training = read_predictions(os.path.join(tiny_config["submission_dir"], "bar_length.csv"))
+    run_dir = tiny_config["output_dir"].format(task="bar_length")
+    val_in_training = read_predictions(os.path.join(run_dir, "val_probs.csv"))
+    assert len(in_training) == 18 and val_in_training
+
+    assert main(["predict", *common, "--out", str(tmp_path / "separate")]) == 0
+    separate = read_predictions(str(tmp_path / "separate" / "bar_length.csv"))
+    assert [r[0] for r in separate] == [r[0] for r in in_training]
+    np.testing.assert_allclose([r[2] for r in separate], [r[2] for r in in_training], atol=1e-5)
+    from gluonfashion.runs import load_run
+    from gluonfashion.workflows.fashionai import prepare_data, write_val_predictions
+    fresh_net = load_run(run_dir, log=lambda *_: None)
+    data = prepare_data(fresh_net[1], run_dir, progress=False, log=lambda *_: None)
+    val = write_val_predictions(run_dir, data, progress=False, log=lambda *_: None, run=fresh_net)
+    np.testing.assert_allclose(val, [r[2] for r in val_in_training], atol=1e-5)
 
 
 def test_bad_override_is_a_clear_error(capsys):

@@ -31,7 +31,9 @@ def test_download_then_kfold_train_thresholds_predict_evaluate(jd_cfg):
     assert report.all_ok and len(report.ok) == 200
     assert len(jd.download(jd_cfg, progress=False, log=_quiet).skipped) == 200   # resumable
 
-    run_dir, best = jd.train(jd_cfg, progress=False, log=_quiet)
+    run_dir, best = jd.train(jd_cfg, progress=False, log=_quiet, then_predict=True)
+    probs_file = os.path.join(jd_cfg["submission_dir"], "jd_test_probs.csv")
+    _, predicted_in_training = read_jd_probabilities(probs_file)
     assert run_dir.endswith(os.path.join("jd_styles", "fold1"))
     split = checkpoint.load_json(os.path.join(run_dir, "split.json"))
     assert split["folds"] == 4 and split["fold"] == 1 and 30 <= len(split["val"]) <= 50
@@ -42,8 +44,10 @@ def test_download_then_kfold_train_thresholds_predict_evaluate(jd_cfg):
     ids, oof = read_jd_probabilities(os.path.join(run_dir, "val_probs.csv"))
     assert sorted(ids) == sorted(split["val"]) and oof.shape == (len(ids), 13)
 
-    sub = jd.predict(run_dir, progress=False, log=_quiet)
+    sub = jd.predict(run_dir, progress=False, log=_quiet)     # a new network from the saved weights
     sub_ids, binary = read_jd_answers(sub)
+    # the trained network, its run's weights loaded back, predicts what a new one does
+    np.testing.assert_allclose(read_jd_probabilities(probs_file)[1], predicted_in_training, atol=1e-5)
     assert len(sub_ids) == 40
     assert binary.sum(1).min() >= 1 and binary.sum(1).max() <= 5    # 1..5 styles per image
     result = jd.evaluate(os.path.join(jd_cfg["submission_dir"], "jd_test_probs.csv"),

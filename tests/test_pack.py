@@ -185,3 +185,8 @@ def test_training_from_a_pack_runs_and_resumes_exactly(tiny_config, tmp_path):
     a, b = mx.nd.load(os.path.join(run_a, "last.params")), mx.nd.load(os.path.join(run_b, "last.params"))
     for k in a:
         np.testing.assert_allclose(a[k].asnumpy(), b[k].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_pack_without_a_task_says_so(capsys):
+    assert main(["pack"]) == 2
+    assert "no task: pass --config" in capsys.readouterr().err

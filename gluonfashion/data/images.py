@@ -1,10 +1,13 @@
 """Image decoding and up-front checks of an image list."""
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from ..checkpoint import atomic_write
 
 # OpenCV threads compete with MXNet's and with DataLoader workers on small machines.
 cv2.setNumThreads(1)
@@ -85,17 +88,70 @@ def _check_one(path, mode):
     return None
 
 
-def check_images(paths, mode="decode", workers=4, progress=True):
+def check_images(paths, mode="decode", workers=4, progress=True, cache=None, counts=None):
     """Return ``(ok_mask, problems)`` with ``problems`` a list of ``(path, reason)``.
 
     ``mode``: ``decode`` decodes each file (at 1/8 scale: corrupt data still fails),
     ``header`` only opens it, ``none`` checks nothing.
+
+    ``cache``: a JSON file of earlier results (``image_check.json`` in the run folder),
+    keyed by path, file size and modification time (ns): only images that are new, or
+    whose size or time changed since, are checked again; the file is rewritten when
+    anything changed. Missing files are always reported. ``counts`` (a dict) receives
+    how many images were ``checked`` and how many came from the cache (``cached``).
     """
     paths = list(paths)
     if mode == "none":
         return np.ones(len(paths), dtype=bool), []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(tqdm(pool.map(lambda p: _check_one(p, mode), paths), total=len(paths),
-                            desc="check images", unit="img", disable=not progress, leave=False))
+    known = _read_check_cache(cache, mode) if cache else {}
+    results, stamps, todo = [None] * len(paths), {}, []
+    for i, path in enumerate(paths):
+        try:
+            st = os.stat(path)
+        except OSError:
+            results[i] = "missing"
+            continue
+        stamps[path] = [st.st_size, st.st_mtime_ns]
+        entry = known.get(path)
+        if entry is not None and entry[:2] == stamps[path]:
+            results[i] = entry[2]
+        else:
+            todo.append(i)
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            checked = list(tqdm(pool.map(lambda i: _check_one(paths[i], mode), todo), total=len(todo),
+                                desc="check images", unit="img", disable=not progress, leave=False))
+        for i, reason in zip(todo, checked):
+            results[i] = reason
+    if cache and (todo or set(known) != set(stamps)):
+        entries = {p: stamps[p] + [r] for p, r in zip(paths, results) if p in stamps and r != "missing"}
+        _write_check_cache(cache, mode, entries)
+    if counts is not None:
+        counts.update(checked=len(todo), cached=len(paths) - len(todo))
     problems = [(p, r) for p, r in zip(paths, results) if r]
     return np.array([r is None for r in results], dtype=bool), problems
+
+
+CHECK_CACHE_VERSION = 1
+
+
+def _read_check_cache(path, mode):
+    """``{image path: [size, mtime_ns, problem or None]}`` from ``path``; empty when the
+    file is absent, unreadable, of another version or made with another ``mode``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CHECK_CACHE_VERSION or data.get("mode") != mode:
+        return {}
+    entries = data.get("images")
+    return entries if isinstance(entries, dict) else {}
+
+
+def _write_check_cache(path, mode, entries):
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"version": CHECK_CACHE_VERSION, "mode": mode, "images": entries}, f)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, write)

@@ -77,6 +77,8 @@ def task_images(cfg):
             ids += read(path) if os.path.exists(path) else []
         images = image_paths(cfg, ids)
     else:
+        if not cfg["task"]:
+            raise ValueError("no task: pass --config with a task YAML (or --set task=<name>)")
         from ..data.fashionai import read_label_files, read_question_file
         from ..workflows.fashionai import label_files
         images = [r.image for r in read_label_files(label_files(cfg), cfg["task"])]

@@ -9,12 +9,14 @@ from ..config import output_dir
 from ..data.fashionai import QuestionRow, read_label_files, read_question_file, write_predictions
 from ..data.images import check_images
 from ..data.split import load_split, save_split, stratified_split
-from ..engine import TrainData, fit
+from ..engine import TrainData, fit_network
 from ..losses import soft_targets
 from ..predict import predict_probs
 from ..problems import SingleLabel
 from ..runs import load_run
 from ..transforms import build_eval_transform
+
+IMAGE_CHECK_CACHE = "image_check.json"   # in the run folder; see data.images.check_images
 
 
 def label_files(cfg):
@@ -36,6 +38,18 @@ def report_image_problems(problems, path, log):
         log(f"         ... and {len(problems) - 10} more")
 
 
+def checked_images(cfg, images, run_dir, progress=True, log=print):
+    """``check_images`` with the config's mode, remembering results in the run folder's
+    ``image_check.json`` (kept by ``--fresh``): later runs check only new or changed files."""
+    counts = {}
+    ok, problems = check_images(images, cfg["image_check"], max(cfg["workers"], 2), progress,
+                                cache=os.path.join(run_dir, IMAGE_CHECK_CACHE), counts=counts)
+    if counts.get("cached"):
+        log(f"[data] image check: {counts['checked']} images checked, {counts['cached']} unchanged since "
+            f"an earlier check ({IMAGE_CHECK_CACHE})")
+    return ok, problems
+
+
 def prepare_data(cfg, run_dir, progress=True, log=print):
     """Rows of the configured task, image check, soft targets and the saved split."""
     task = cfg["task"]
@@ -48,7 +62,7 @@ def prepare_data(cfg, run_dir, progress=True, log=print):
     names = cfg["value_names"] or tasks.value_names(task, len(rows[0].ynm))
     if len(names) != len(rows[0].ynm):
         raise ValueError(f"value_names has {len(names)} names but {task} labels have {len(rows[0].ynm)} values")
-    ok, problems = check_images([r.image for r in rows], cfg["image_check"], max(cfg["workers"], 2), progress)
+    ok, problems = checked_images(cfg, [r.image for r in rows], run_dir, progress, log)
     if problems:
         report_image_problems(problems, os.path.join(run_dir, "image_problems.csv"), log)
         rows = [r for r, good in zip(rows, ok) if good]
@@ -78,26 +92,34 @@ def _indices_of(split, keys, path):
             np.array([position[k] for k in split["val"]], dtype=np.int64))
 
 
-def train(cfg, resume=False, fresh=False, progress=True, log=print):
-    """Train one FashionAI task; returns ``(run_dir, best record)``."""
+def train(cfg, resume=False, fresh=False, progress=True, log=print, then_predict=False):
+    """Train one FashionAI task; returns ``(run_dir, best record)``. ``then_predict``:
+    also write the question file's predictions (as ``predict`` with the run's
+    defaults), with the network already in memory."""
     run_dir = output_dir(cfg)
     os.makedirs(run_dir, exist_ok=True)
     if fresh and os.path.exists(os.path.join(run_dir, "split.json")):
         os.remove(os.path.join(run_dir, "split.json"))
     data = prepare_data(cfg, run_dir, progress, log)
-    best = fit(cfg, data, SingleLabel(len(data.class_names)), run_dir, resume, fresh, progress, log)
-    if data.val_images:
-        write_val_predictions(run_dir, data, progress, log)
+    best, net = fit_network(cfg, data, SingleLabel(len(data.class_names)), run_dir, resume, fresh,
+                            progress, log)
+    if data.val_images or then_predict:
+        run = load_run(run_dir, log=log, net=net)   # the prediction weights, into the trained network
+        if data.val_images:
+            write_val_predictions(run_dir, data, progress, log, run)
+        if then_predict:
+            predict(run_dir, progress=progress, log=log, run=run)
     return run_dir, best
 
 
-def write_val_predictions(run_dir, data, progress=True, log=print):
+def write_val_predictions(run_dir, data, progress=True, log=print, run=None):
     """Validation probabilities of the best checkpoint (with the run's TTA) and the
     matching truth, next to the checkpoint: the inputs of ensembles and error analysis.
+    ``run``: ``load_run``'s result when the caller has it.
 
     ``val_probs.csv`` rows ``path,task,p1;p2;...``; ``val_truth.csv`` rows ``path,task,ynm``.
     """
-    net, cfg, _, ctx = load_run(run_dir, log=log)
+    net, cfg, _, ctx = run or load_run(run_dir, log=log)
     transform = build_eval_transform(cfg, cfg["tta"])
     probs = predict_probs(net, data.val_images, transform, ctx, SingleLabel.activation,
                           max(1, cfg["batch_size"] // transform.n_crops), cfg["workers"], "val probs", progress)
@@ -109,9 +131,11 @@ def write_val_predictions(run_dir, data, progress=True, log=print):
 
 
 def predict(run_dir, question_file=None, tta=None, out_dir=None, devices=None, weights=None,
-            progress=True, log=print):
-    """Write ``<out_dir>/<task>.csv`` for the task's rows of the question file."""
-    net, cfg, record, ctx = load_run(run_dir, weights, devices=devices, log=log)
+            progress=True, log=print, run=None):
+    """Write ``<out_dir>/<task>.csv`` for the task's rows of the question file.
+    ``run``: ``load_run``'s result when the caller has it (``weights`` and ``devices``
+    are then ignored)."""
+    net, cfg, record, ctx = run or load_run(run_dir, weights, devices=devices, log=log)
     task = cfg["task"]
     question_file = question_file or os.path.join(cfg["data_root"], cfg["question_file"])
     rows = read_question_file(question_file, {task})

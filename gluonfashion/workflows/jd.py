@@ -7,17 +7,16 @@ import numpy as np
 from .. import checkpoint, metrics
 from ..config import output_dir
 from ..data.download import download_images
-from ..data.images import check_images
 from ..data.jd import (read_jd_answers, read_jd_probabilities, read_jd_test, read_jd_train, style_names,
                        write_jd_probabilities, write_jd_submission)
 from ..data.sampling import resample_indices
 from ..data.split import load_split, multilabel_folds, save_split
-from ..engine import TrainData, fit
+from ..engine import TrainData, fit_network
 from ..predict import predict_probs
 from ..problems import MultiLabel
 from ..runs import load_run
 from ..transforms import build_eval_transform
-from .fashionai import report_image_problems
+from .fashionai import checked_images, report_image_problems
 
 
 def _path(cfg, key):
@@ -69,7 +68,7 @@ def _split(cfg, ids, y, run_dir):
 def prepare_data(cfg, run_dir, progress=True, log=print):
     ids, _, y = read_jd_train(_path(cfg, "train_file"), n_labels=None)
     images = image_paths(cfg, ids)
-    ok, problems = check_images(images, cfg["image_check"], max(cfg["workers"], 2), progress)
+    ok, problems = checked_images(cfg, images, run_dir, progress, log)
     if problems:
         report_image_problems(problems, os.path.join(run_dir, "image_problems.csv"), log)
         ids, images, y = [i for i, g in zip(ids, ok) if g], [p for p, g in zip(images, ok) if g], y[ok]
@@ -103,11 +102,12 @@ def _fn_weights(cfg, counts, n_samples):
     return weights
 
 
-def train(cfg, resume=False, fresh=False, progress=True, log=print):
+def train(cfg, resume=False, fresh=False, progress=True, log=print, then_predict=False):
     """Train the multi-label model, then search per-style thresholds on validation.
 
     Writes ``thresholds.json`` and the validation (out-of-fold) probabilities
-    ``val_probs.csv`` next to the checkpoint.
+    ``val_probs.csv`` next to the checkpoint. ``then_predict``: also predict the test
+    images (as ``predict`` with the run's defaults), with the network already in memory.
     """
     run_dir = output_dir(cfg)
     os.makedirs(run_dir, exist_ok=True)
@@ -115,14 +115,18 @@ def train(cfg, resume=False, fresh=False, progress=True, log=print):
         os.remove(os.path.join(run_dir, "split.json"))
     data = prepare_data(cfg, run_dir, progress, log)
     problem = make_problem(cfg, data.info["train_label_counts"], data.info["train"])
-    best = fit(cfg, data, problem, run_dir, resume, fresh, progress, log)
-    if data.val_images:
-        search_and_save_thresholds(run_dir, data, progress, log)
+    best, net = fit_network(cfg, data, problem, run_dir, resume, fresh, progress, log)
+    if data.val_images or then_predict:
+        run = load_run(run_dir, log=log, net=net)   # the prediction weights, into the trained network
+        if data.val_images:
+            search_and_save_thresholds(run_dir, data, progress, log, run)
+        if then_predict:
+            predict(run_dir, progress=progress, log=log, run=run)
     return run_dir, best
 
 
-def search_and_save_thresholds(run_dir, data, progress=True, log=print):
-    net, cfg, record, ctx = load_run(run_dir, log=log)
+def search_and_save_thresholds(run_dir, data, progress=True, log=print, run=None):
+    net, cfg, record, ctx = run or load_run(run_dir, log=log)
     transform = build_eval_transform(cfg, cfg["tta"])
     probs = predict_probs(net, data.val_images, transform, ctx, MultiLabel.activation,
                           max(1, cfg["batch_size"] // transform.n_crops), cfg["workers"], "val probs", progress)
@@ -140,12 +144,14 @@ def search_and_save_thresholds(run_dir, data, progress=True, log=print):
     return thresholds
 
 
-def predict(run_dir, out_dir=None, tta=None, devices=None, weights=None, progress=True, log=print):
+def predict(run_dir, out_dir=None, tta=None, devices=None, weights=None, progress=True, log=print, run=None):
     """Probabilities for test.txt, then 0/1 rows with the run's thresholds (1..5 per image).
 
     Writes ``<out_dir>/jd_submission.csv`` and ``<out_dir>/jd_test_probs.csv``.
+    ``run``: ``load_run``'s result when the caller has it (``weights`` and ``devices``
+    are then ignored).
     """
-    net, cfg, record, ctx = load_run(run_dir, weights, devices=devices, log=log)
+    net, cfg, record, ctx = run or load_run(run_dir, weights, devices=devices, log=log)
     ids, _ = read_jd_test(_path(cfg, "test_file"))
     tta = tta or cfg["tta"]
     transform = build_eval_transform(cfg, tta)
