@@ -1,11 +1,6 @@
-"""Run-folder files, written atomically so an interrupted run never leaves a torn file.
-
-A run folder holds: ``config.yaml``, ``split.json``, ``best.params`` + ``best.json``
-(weights, metrics, epoch, classes and config of the best validation epoch),
-``last.params`` + ``last.states`` + ``state.json`` (what ``--resume`` continues from;
-``state.json`` is written last and marks the epoch as complete), ``metrics.csv`` and
-``curves.png``.
-"""
+"""Writing files atomically, so an interrupted run never leaves a torn file: JSON,
+network parameters, optimizer states and the metrics table. Which files a run folder
+holds is ``run_folder.RunFolder``'s business."""
 import csv
 import json
 import os
@@ -41,25 +36,6 @@ def save_params(net, path):
 
 def save_trainer(trainer, path):
     atomic_write(path, trainer.save_states)
-
-
-# Everything a training run writes or derives; `--fresh` removes all of it so nothing
-# from an earlier run (SWA weights, thresholds, predictions) can be mistaken for new.
-RUN_FILES = ("state.json", "best.params", "best.json", "last.params", "last.states",
-             "swa.params", "swa.json", "swa_running.params", "metrics.csv", "curves.png",
-             "thresholds.json", "val_probs.csv", "val_truth.csv", "test_probs.csv",
-             "predict.json")
-
-
-def clear_run(run_dir):
-    for name in RUN_FILES:
-        path = os.path.join(run_dir, name)
-        if os.path.exists(path):
-            os.remove(path)
-
-
-def has_state(run_dir):
-    return os.path.exists(os.path.join(run_dir, "state.json"))
 
 
 def write_metrics_csv(path, history):

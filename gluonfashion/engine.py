@@ -2,34 +2,22 @@
 checkpoints and exact resume. Task-specific parts come from a ``problems`` object.
 Recipes plug in here: staged fine-tuning (``staging``) and weight averaging (``swa``)."""
 import math
-import os
 import time
-from dataclasses import dataclass, field
 
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
-from . import checkpoint, precision, staging, swa, threads
+from . import checkpoint, mixed_precision, staged_finetuning, swa, threads
 from .config import save_config
 from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
 from .models import build_model, hybridize
-from .predict import predict_probs
+from .inference import predict_probs
+from .run_folder import RunFolder
 from .schedules import lr_at
 from .transforms import build_eval_transform
-
-
-@dataclass
-class TrainData:
-    """Image paths and target arrays of the two parts of a split."""
-    train_images: list
-    train_targets: np.ndarray
-    val_images: list
-    val_targets: np.ndarray
-    class_names: list
-    info: dict = field(default_factory=dict)   # counts and reports, saved in best.json
 
 
 class RunExistsError(RuntimeError):
@@ -80,8 +68,8 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
         for part in xs:
             part.attach_grad()   # see bn_statistics_need_input_grad
         with autograd.record():
-            losses = [loss_fn(staging.forward(net, a, frozen), b) for a, b in zip(xs, ys)]
-            precision.backward(losses, trainer, amp_on)
+            losses = [loss_fn(staged_finetuning.forward(net, a, frozen), b) for a, b in zip(xs, ys)]
+            mixed_precision.backward(losses, trainer, amp_on)
         trainer.step(x.shape[0])
         for t, l in zip(totals, losses):
             t += l.sum()
@@ -112,30 +100,29 @@ def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, l
 def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, log=print):
     """``fit``, returning ``(best record, trained network)``: the network (hybridized, its
     graph built) can predict in this process with the run's weights loaded into it
-    (``runs.load_run(run_dir, net=net)``) instead of a new one being built."""
-    os.makedirs(run_dir, exist_ok=True)
-    state_path = os.path.join(run_dir, "state.json")
+    (``RunFolder(run_dir).load(net=net)``) instead of a new one being built."""
+    run = RunFolder(run_dir).create()
     state = None
     if fresh:
-        checkpoint.clear_run(run_dir)
-    elif checkpoint.has_state(run_dir):
+        run.clear_results()
+    elif run.has_state():
         if not resume:
             raise RunExistsError(f"{run_dir} already holds a training state: pass --resume to "
                                  f"continue it or --fresh to start over")
-        state = checkpoint.load_json(state_path)
+        state = run.state()
     ctx = resolve_devices(cfg["devices"])
-    save_config(cfg, os.path.join(run_dir, "config.yaml"))
+    save_config(cfg, run.file(run.CONFIG))
     _seed_epoch(cfg["seed"], -1)
-    amp_on = precision.enable(cfg, ctx)   # before the network is built
+    amp_on = mixed_precision.enable(cfg, ctx)   # before the network is built
     net = build_model(cfg, problem.n_outputs, ctx, log)
     if state:
-        net.load_parameters(os.path.join(run_dir, "last.params"), ctx=ctx)
+        net.load_parameters(run.file(run.LAST_PARAMS), ctx=ctx)
     hybridize(net)
     problem.loss.hybridize()
     trainer = make_trainer(cfg, net)   # before any freezing: see make_trainer
-    precision.init_trainer(trainer, amp_on)
+    mixed_precision.init_trainer(trainer, amp_on)
     if state:
-        trainer.load_states(os.path.join(run_dir, "last.states"))
+        trainer.load_states(run.file(run.LAST_STATES))
 
     train_set, sampler, loader = make_train_loader(cfg, data.train_images, data.train_targets, len(ctx))
     eval_tf = build_eval_transform(cfg, "none")
@@ -143,7 +130,7 @@ def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress
     history = state["history"] if state else []
     best = state["best"] if state else None
     start = state["epoch"] if state else 0   # epochs completed = next 0-based index
-    averaged = swa.WeightAverage.load(os.path.join(run_dir, swa.RUNNING_FILE),
+    averaged = swa.WeightAverage.load(run.file(run.SWA_RUNNING),
                                       state.get("swa_snapshots", []) if state else [])
     log(f"[train] {cfg['task']}: {len(data.train_images)} train / {len(data.val_images)} val images, "
         f"{cfg['model']} ({net.weights_source}) at {cfg['image_size']} px on {describe(ctx)}"
@@ -152,8 +139,8 @@ def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress
     for epoch in range(start, cfg["epochs"]):
         _seed_epoch(cfg["seed"], epoch)
         sampler.set_epoch(epoch)
-        frozen = staging.prepare_epoch(net, cfg, epoch)
-        message = staging.stage_message(cfg, epoch, starting=epoch == start)
+        frozen = staged_finetuning.prepare_epoch(net, cfg, epoch)
+        message = staged_finetuning.stage_message(cfg, epoch, starting=epoch == start)
         if message:
             log(message)
         t0 = time.time()
@@ -168,38 +155,37 @@ def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress
         history.append(row)
         if best is None or score > best["score"]:
             best = {"score": score, "epoch": epoch + 1, "metrics": row}
-            checkpoint.save_params(net, os.path.join(run_dir, "best.params"))
-            checkpoint.save_json(os.path.join(run_dir, "best.json"), {
+            checkpoint.save_params(net, run.file(run.BEST_PARAMS))
+            run.write_json(run.BEST_RECORD, {
                 **best, "select_metric": problem.select_metric, "problem": problem.kind,
-                "classes": data.class_names, "config": cfg, "data": data.info,
+                "classes": data.class_names, "config": cfg, "data": data.summary,
                 "weights_source": net.weights_source})
         if swa.averages_epoch(cfg, epoch + 1):
             averaged.add(net, epoch + 1)
-        checkpoint.write_metrics_csv(os.path.join(run_dir, "metrics.csv"), history)
+        checkpoint.write_metrics_csv(run.file(run.METRICS), history)
         # On short demo epochs, writing the optimizer state and redrawing the curves cost
         # as much as training; a resumed run simply redoes the (exactly reproducible)
         # epochs since the last save.
         if epoch + 1 == cfg["epochs"] or time.time() - last_save >= cfg["checkpoint_every_s"]:
-            _save_resume_state(run_dir, net, trainer, averaged, history, best, cfg)
+            _save_resume_state(run, net, trainer, averaged, history, best, cfg)
             last_save = time.time()
         log(_epoch_line(row))
     if cfg["swa_epochs"]:
-        _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run_dir, best,
+        _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run, best,
                     progress, log)
     return best, net
 
 
-def _save_resume_state(run_dir, net, trainer, averaged, history, best, cfg):
+def _save_resume_state(run, net, trainer, averaged, history, best, cfg):
     """Everything ``--resume`` reads, written together so it is always consistent."""
-    checkpoint.save_params(net, os.path.join(run_dir, "last.params"))
-    checkpoint.save_trainer(trainer, os.path.join(run_dir, "last.states"))
+    checkpoint.save_params(net, run.file(run.LAST_PARAMS))
+    checkpoint.save_trainer(trainer, run.file(run.LAST_STATES))
     if averaged.count:
-        averaged.save(os.path.join(run_dir, swa.RUNNING_FILE))
-    checkpoint.save_json(os.path.join(run_dir, "state.json"),
-                         {"epoch": history[-1]["epoch"], "history": history, "best": best,
-                          "swa_snapshots": averaged.epochs})
-    from . import plots   # matplotlib: loaded by training only, not by predict or evaluate
-    plots.plot_curves(history, os.path.join(run_dir, "curves.png"), f"{cfg['task']} ({cfg['model']})")
+        averaged.save(run.file(run.SWA_RUNNING))
+    run.write_json(run.STATE, {"epoch": history[-1]["epoch"], "history": history, "best": best,
+                               "swa_snapshots": averaged.epochs})
+    from . import training_curves   # matplotlib: loaded by training only, not by predict or evaluate
+    training_curves.plot_curves(history, run.file(run.CURVES), f"{cfg['task']} ({cfg['model']})")
 
 
 def _validate(net, data, eval_tf, ctx, problem, cfg, progress):
@@ -214,7 +200,7 @@ def _validate(net, data, eval_tf, ctx, problem, cfg, progress):
     return {f"val_{k}": v for k, v in problem.evaluate(probs, data.val_targets).items()}
 
 
-def _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run_dir, best,
+def _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run, best,
                 progress, log):
     """Load the average, recompute its BatchNorm statistics on the training data,
     evaluate it and save ``swa.params`` + ``swa.json``; logs SWA vs the best epoch."""
@@ -225,19 +211,19 @@ def _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg
     # A seed and order of their own, one past the last epoch: resumed runs redo it identically.
     _seed_epoch(cfg["seed"], cfg["epochs"])
     sampler.set_epoch(cfg["epochs"])
-    frozen = staging.backbone_frozen(cfg, cfg["epochs"] - 1)
+    frozen = staged_finetuning.backbone_frozen(cfg, cfg["epochs"] - 1)
     seen = swa.recompute_bn_stats(net, (x for x, _ in loader), ctx, frozen_backbone=frozen)
     metrics = _validate(net, data, eval_tf, ctx, problem, cfg, progress)
     key = f"val_{problem.select_metric}"
     record = {"epochs": averaged.epochs, "metrics": metrics, "select_metric": problem.select_metric,
               "score": metrics.get(key), "bn_samples": seen, "best_epoch": best["epoch"],
               "best_score": best["score"]}
-    checkpoint.save_params(net, os.path.join(run_dir, swa.PARAMS_FILE))
-    checkpoint.save_json(os.path.join(run_dir, swa.RECORD_FILE), record)
+    checkpoint.save_params(net, run.file(run.SWA_PARAMS))
+    run.write_json(run.SWA_RECORD, record)
     versus = (f"{problem.select_metric} {metrics[key]:.4f} vs {best['score']:.4f} (epoch {best['epoch']})"
               if key in metrics else "no validation data to compare")
     log(f"[swa] SWA vs best epoch: {versus}; averaged epochs {', '.join(map(str, averaged.epochs))}, "
-        f"BatchNorm statistics from {seen} training images -> {swa.PARAMS_FILE}")
+        f"BatchNorm statistics from {seen} training images -> {run.SWA_PARAMS}")
     return record
 
 

@@ -2,7 +2,7 @@
 
 Single-label tasks (FashionAI):
     ``SoftTargetCrossEntropy``  softmax cross-entropy against a target distribution
-    ``soft_targets``            that distribution from ``ynm`` label strings
+                                (``data.fashionai.soft_targets`` makes it from ``ynm`` labels)
 
 Multi-label tasks (JD styles, DeepFashion attributes), all one core, ``MultiLabelBCE``:
     ``SigmoidBCE``        plain binary cross-entropy
@@ -24,7 +24,7 @@ import numpy as np
 from mxnet import gluon, ndarray
 
 __all__ = [
-    "SoftTargetCrossEntropy", "soft_targets",
+    "SoftTargetCrossEntropy",
     "MultiLabelBCE", "SigmoidBCE", "WeightedBCE", "CostSensitiveBCE", "FocalLoss",
     "wbce_weights", "cost_sensitive_weights", "make_multilabel_loss",
 ]
@@ -38,7 +38,7 @@ class SoftTargetCrossEntropy(gluon.loss.SoftmaxCrossEntropyLoss):
     loss_i = -sum_c target_ic * log_softmax(pred_i)_c
 
     Inputs: ``pred`` (N, C) logits, ``label`` (N, C) target distributions (rows
-    sum to 1, e.g. from ``soft_targets``), optional ``sample_weight`` (N, 1).
+    sum to 1, e.g. from ``data.fashionai.soft_targets``), optional ``sample_weight`` (N, 1).
     Output: (N,). With one-hot targets it equals the usual sparse softmax
     cross-entropy. This is Gluon's ``SoftmaxCrossEntropyLoss`` with
     ``sparse_label=False`` fixed, so a soft target cannot be passed by mistake to
@@ -48,49 +48,6 @@ class SoftTargetCrossEntropy(gluon.loss.SoftmaxCrossEntropyLoss):
     def __init__(self, axis=-1, weight=None, batch_axis=0, **kwargs):
         super().__init__(axis=axis, sparse_label=False, from_logits=False,
                          weight=weight, batch_axis=batch_axis, **kwargs)
-
-
-def soft_targets(ynm_rows, maybe_share=0.25):
-    """Target distributions from FashionAI label strings.
-
-    Every character of a label string is one value of the task: ``y`` (yes) gets
-    weight 1, ``m`` (maybe) gets ``maybe_share``, ``n`` (no) gets 0; each row is
-    then divided by its sum. Example: ``"nymn"`` with ``maybe_share=0.25`` gives
-    weights (0, 1, 0.25, 0), i.e. targets (0, 0.8, 0.2, 0). ``maybe_share=0``
-    ignores ``m`` (one-hot on ``y``, the reference kit's behaviour).
-
-    Args:
-        ynm_rows: list of label strings, all of the same length, each with at
-            least one ``y`` (several ``y`` share the mass equally).
-        maybe_share: weight of an ``m`` relative to a ``y``, in [0, 1] (a
-            "maybe" never counts more than a "yes"; at 1 an ``m`` ties with the
-            ``y``, so the argmax of a row no longer identifies the ``y``).
-
-    Returns:
-        (N, C) float32 array whose rows sum to 1.
-
-    Raises:
-        ValueError naming the index and string of the first bad row.
-    """
-    if isinstance(ynm_rows, str):
-        raise ValueError("ynm_rows must be a list of label strings, got one string "
-                         f"{ynm_rows!r}; wrap it in a list")
-    rows = list(ynm_rows)
-    if not rows:
-        raise ValueError("ynm_rows is empty")
-    if not 0 <= maybe_share <= 1:
-        raise ValueError(f"maybe_share must be in [0, 1], got {maybe_share}")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if not isinstance(row, str) or set(row) - set("ynm") or "y" not in row:
-            raise ValueError(f"ynm_rows[{i}] = {row!r}: expected a string of y/m/n "
-                             "characters with at least one 'y'")
-        if len(row) != width:
-            raise ValueError(f"ynm_rows[{i}] = {row!r} has {len(row)} values, "
-                             f"but ynm_rows[0] has {width}")
-    chars = np.array([list(row) for row in rows])
-    weights = (chars == "y") + maybe_share * (chars == "m")
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 # ------------------------------------------------------------ multi-label core

@@ -10,31 +10,17 @@ import os
 import socket
 
 import mxnet as mx
+from gluoncv.model_zoo import get_model, model_store
 from mxnet import init, nd
 from mxnet.gluon import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from .pretrained import MODELS
 
 
 class PretrainedWeightsMissing(RuntimeError):
     """The zoo's ImageNet weights are not in the cache and could not be downloaded
     (or a bundled model's weights package is not installed)."""
-
-
-class Preprocess(nn.HybridBlock):
-    """uint8 NHWC in [0, 255] -> float32 NCHW normalised with ``mean``/``std`` (per RGB
-    channel, in [0, 1] units; default: ImageNet's)."""
-
-    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD, **kwargs):
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.mean = self.params.get_constant("mean", nd.array(mean).reshape((1, 3, 1, 1)) * 255)
-            self.scale = self.params.get_constant("scale", 1.0 / (nd.array(std).reshape((1, 3, 1, 1)) * 255))
-
-    def hybrid_forward(self, F, x, mean, scale):
-        x = F.transpose(F.cast(x, "float32"), axes=(0, 3, 1, 2))
-        return F.broadcast_mul(F.broadcast_sub(x, mean), scale)
 
 
 class FashionNet(nn.HybridBlock):
@@ -75,7 +61,6 @@ def make_head(n_outputs, kind="dense", hidden=256, dropout=0.0, pool=False, pref
 
 def weights_file(name):
     """Where GluonCV keeps (or would download) the ImageNet weights of ``name``."""
-    from gluoncv.model_zoo import model_store
     root = os.path.join(os.environ.get("MXNET_HOME", os.path.join("~", ".mxnet")), "models")
     file_name = f"{name}-{model_store.short_hash(name)}.params"
     return os.path.join(os.path.expanduser(root), file_name)
@@ -85,7 +70,6 @@ def load_bundled_model(name, pretrained):
     """A ``gluonfashion.pretrained`` network (e.g. ``efficientnet_lite0``), with the
     weights its package installs when ``pretrained``; ``PretrainedWeightsMissing`` when
     that package is not installed."""
-    from .pretrained import MODELS
     if not pretrained:
         return MODELS[name](pretrained=False)
     try:
@@ -102,14 +86,11 @@ def load_zoo_model(name, pretrained):
     Raises ``PretrainedWeightsMissing`` with the file to place when weights are wanted
     but neither cached nor downloadable (e.g. offline).
     """
-    from .pretrained import MODELS
     if name in MODELS:
         return load_bundled_model(name, pretrained)
-    from gluoncv.model_zoo import get_model
     if not pretrained:
         return get_model(name, pretrained=False)
     try:
-        from gluoncv.model_zoo import model_store
         model_store.short_hash(name)
     except (KeyError, ValueError):
         raise PretrainedWeightsMissing(f"the GluonCV model zoo has no pretrained weights for {name!r}") from None
@@ -139,7 +120,7 @@ def load_backbone_params(features, path, ctx=mx.cpu()):
 
     To make a backbone file from a finished run (any model, same ``model:`` name)::
 
-        from gluonfashion.runs import load_run
+        from gluonfashion.run_folder import load_run
         net, cfg, record, ctx = load_run("runs/demo/skirt_length_labels")
         net.features.save_parameters("skirt_backbone.params")
 

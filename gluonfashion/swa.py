@@ -21,21 +21,14 @@ atomically, like ``last.params``) and the averaged epochs in ``state.json``
 3. it is evaluated on validation with the epochs' metrics and saved as ``swa.params``
    with ``swa.json`` (metrics, averaged epochs, comparison with the best epoch).
 
-``runs.load_run(run_dir, which="swa")`` then loads it like ``best`` or ``last``.
+``RunFolder(run_dir).load(which="swa")`` then loads it like ``best`` or ``last``.
 """
-import os
-
 import mxnet as mx
 from mxnet import autograd, gluon, nd
 
-from . import checkpoint, staging
+from . import checkpoint, staged_finetuning
 from .models import hybridize
 from .schedules import is_cycle_end
-
-RUNNING_FILE = "swa_running.params"
-PARAMS_FILE = "swa.params"
-RECORD_FILE = "swa.json"
-
 
 def averages_epoch(cfg, epochs_done):
     """Whether the weights after ``epochs_done`` completed epochs join the average."""
@@ -153,22 +146,10 @@ def recompute_bn_stats(net, batches, ctx, frozen_backbone=False):
         for x in batches:
             with autograd.train_mode():
                 for part in gluon.utils.split_and_load(x, ctx, even_split=False):
-                    staging.forward(net, part, frozen_backbone)
+                    staged_finetuning.forward(net, part, frozen_backbone)
             seen += x.shape[0]
     finally:
         for hook in hooks:
             hook.apply()
         hybridize(net)
     return seen
-
-
-def weights_for_prediction(run_dir, which=None):
-    """The weights (``best``, ``swa`` or ``last``) predict should load from ``run_dir``:
-    ``which`` when given, else the run's ``predict_weights``. Raises when the file is
-    missing (e.g. ``swa`` before SWA finished)."""
-    record = checkpoint.load_json(os.path.join(run_dir, "best.json"))
-    which = which or record["config"].get("predict_weights", "best")
-    if not os.path.exists(os.path.join(run_dir, f"{which}.params")):
-        raise FileNotFoundError(f"{run_dir}: no {which}.params"
-                                + (" (SWA runs at the end of training)" if which == "swa" else ""))
-    return which

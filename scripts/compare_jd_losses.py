@@ -11,7 +11,9 @@ import os
 import time
 
 from gluonfashion.config import load_config
-from gluonfashion.workflows import jd
+from gluonfashion.families import get_family
+
+jd = get_family("jd")
 
 LOSSES = ("bce", "wbce", "focal")
 
@@ -23,7 +25,7 @@ def run_one(loss, profile, extra):
     seconds = time.time() - start
     out = os.path.join(cfg["submission_dir"], f"compare_{loss}")
     jd.predict(run_dir, out_dir=out, progress=False)
-    result = jd.evaluate_for_config(cfg, os.path.join(out, "jd_test_probs.csv"))
+    result = jd.score_config(cfg, os.path.join(out, "jd_test_probs.csv"))
     return {"loss": loss, "val_mf2": best["metrics"].get("val_mf2"),
             "test_fixed": float(result["f2_fixed"].mean()), "test_tuned": float(result["f2_tuned"].mean()),
             "seconds": seconds, "model": cfg["model"], "epochs": cfg["epochs"]}

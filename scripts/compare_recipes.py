@@ -14,8 +14,11 @@ import time
 
 from gluonfashion.analysis import ensure_jd_demo
 from gluonfashion.config import load_config, output_dir
-from gluonfashion.workflows import jd
-from gluonfashion.workflows.ensemble import run_ensemble
+from gluonfashion import checkpoint
+from gluonfashion.families import get_family
+from gluonfashion.ensembling.workflow import run_ensemble
+
+jd = get_family("jd")
 
 # name -> (what it is, overrides on configs/jd/styles.yaml)
 VARIANTS = {
@@ -33,7 +36,7 @@ METHODS = ["mean", "weighted", "vote", "topn", "stack"]
 
 
 def score(cfg, probs_path, thresholds_path):
-    return float(jd.evaluate_for_config(cfg, probs_path, thresholds_path)["f2_tuned"].mean())
+    return float(jd.score_config(cfg, probs_path, thresholds_path)["f2_tuned"].mean())
 
 
 def train_variant(name, overrides, profile, extra, reuse=False):
@@ -45,16 +48,16 @@ def train_variant(name, overrides, profile, extra, reuse=False):
     run_dir = output_dir(cfg)
     record = os.path.join(run_dir, "recipe_result.json")
     if reuse and os.path.exists(record):
-        return cfg, jd.checkpoint.load_json(record)
+        return cfg, checkpoint.load_json(record)
     start = time.time()
     run_dir, best = jd.train(cfg, fresh=True, progress=False)
     seconds = time.time() - start
     out = os.path.join("submission", "recipes", name)
     jd.predict(run_dir, out_dir=out, progress=False)
     test = score(cfg, os.path.join(out, "jd_test_probs.csv"), os.path.join(run_dir, "thresholds.json"))
-    thresholds = jd.checkpoint.load_json(os.path.join(run_dir, "thresholds.json"))
+    thresholds = checkpoint.load_json(os.path.join(run_dir, "thresholds.json"))
     result = {"val": thresholds["val_mf2_tuned"], "test": test, "seconds": seconds}
-    jd.checkpoint.save_json(record, result)
+    checkpoint.save_json(record, result)
     return cfg, result
 
 

@@ -104,7 +104,8 @@ def test_plot_val_curves_marks_swa(two_runs):
 @pytest.fixture(scope="module")
 def jd_runs(tmp_path_factory):
     from gluonfashion.data.demo_jd import generate_jd_demo
-    from gluonfashion.workflows import jd
+    from gluonfashion.families import get_family
+    jd = get_family("jd")
     root = tmp_path_factory.mktemp("jd_more")
     generate_jd_demo(str(root / "data"), n_train=120, n_test=30, image_size=40, seed=2, progress=False)
     runs = []

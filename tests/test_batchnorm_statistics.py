@@ -18,11 +18,13 @@ from gluonfashion.config import load_config
 from gluonfashion.data.images import decode_image
 from gluonfashion.engine import _train_epoch, make_trainer
 from gluonfashion.models import build_model, hybridize
-from gluonfashion.problems import SingleLabel
-from gluonfashion.runs import load_run
+from gluonfashion.objectives import SingleLabel
+from gluonfashion.run_folder import load_run
 from gluonfashion.swa import bn_layers
 from gluonfashion.transforms import build_eval_transform
-from gluonfashion.workflows import fashionai
+from gluonfashion.families import get_family
+
+fashionai = get_family("fashionai")
 from conftest import write_csv
 
 

@@ -6,9 +6,9 @@ import re
 import pytest
 import yaml
 
-from gluonfashion.bench import Pair, final_lines, paired, run_bench, summarise
+from gluonfashion.speed.bench import Pair, final_lines, paired, run_bench, summarise
 from gluonfashion.cli import main
-from gluonfashion.naive import default_threads
+from gluonfashion.speed.naive_loop import default_threads
 
 LAST_LINE = re.compile(r"^train_ratio=(\d+\.\d+) predict_ratio=(\d+\.\d+) peak_rss_mb=(\d+)$")
 

@@ -57,8 +57,8 @@ def test_train_with_predict_writes_what_a_separate_predict_writes(tiny_config, t
     separate = read_predictions(str(tmp_path / "separate" / "bar_length.csv"))
     assert [r[0] for r in separate] == [r[0] for r in in_training]
     np.testing.assert_allclose([r[2] for r in separate], [r[2] for r in in_training], atol=1e-5)
-    from gluonfashion.runs import load_run
-    from gluonfashion.workflows.fashionai import prepare_data, write_val_predictions
+    from gluonfashion.run_folder import load_run
+    from gluonfashion.families.fashionai import prepare_data, write_val_predictions
     fresh_net = load_run(run_dir, log=lambda *_: None)
     data = prepare_data(fresh_net[1], run_dir, progress=False, log=lambda *_: None)
     val = write_val_predictions(run_dir, data, progress=False, log=lambda *_: None, run=fresh_net)

@@ -8,7 +8,10 @@ from gluonfashion import checkpoint
 from gluonfashion.config import output_dir
 from gluonfashion.engine import RunExistsError
 from gluonfashion.submission import evaluate, merge
-from gluonfashion.workflows import fashionai
+from gluonfashion.families import get_family
+from gluonfashion.run_folder import RunFolder
+
+fashionai = get_family("fashionai")
 from conftest import Interrupted, interrupt_after_first_epoch
 
 
@@ -63,7 +66,7 @@ def test_sparse_checkpoints_resume_from_the_last_save(tiny_config, tmp_path):
     with pytest.raises(Interrupted):
         fashionai.train(cfg, progress=False, log=interrupt_after_first_epoch)
     run_dir = output_dir(cfg)
-    assert not checkpoint.has_state(run_dir)
+    assert not RunFolder(run_dir).has_state()
     assert os.path.exists(os.path.join(run_dir, "metrics.csv"))   # written every epoch
     resumed_dir, _ = fashionai.train(cfg, resume=True, progress=False, log=_quiet)
     state = checkpoint.load_json(os.path.join(resumed_dir, "state.json"))
@@ -96,7 +99,7 @@ def test_missing_images_are_counted_and_listed(tiny_config):
     logs = []
     run_dir = tiny_config["output_dir"].format(task="bar_length")
     os.makedirs(run_dir, exist_ok=True)
-    data = fashionai.prepare_data(dict(tiny_config), run_dir, progress=False, log=logs.append)
+    data = fashionai.prepare_data(dict(tiny_config), RunFolder(run_dir), progress=False, log=logs.append)
     assert any("2 images skipped" in line for line in logs)
     report = open(os.path.join(run_dir, "image_problems.csv")).read()
     assert "train_0_0.jpg,missing" in report and "train_1_0.jpg,undecodable" in report

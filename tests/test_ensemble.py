@@ -12,9 +12,9 @@ from gluonfashion.cli import main
 from gluonfashion.data.fashionai import QuestionRow, read_predictions, write_predictions
 from gluonfashion.data.jd import (read_jd_answers, read_jd_probabilities, write_jd_probabilities,
                                   write_jd_submission)
-from gluonfashion.ensemble import (majority_threshold, mean_probs, prediction_correlation, prune_correlated,
+from gluonfashion.ensembling.combiners import (majority_threshold, mean_probs, prediction_correlation, prune_correlated,
                                    score_weights, top_n_mask, vote, weighted_mean)
-from gluonfashion.stacking import stack_multilabel, stack_singlelabel
+from gluonfashion.ensembling.stacking import stack_multilabel, stack_singlelabel
 
 
 # ------------------------------------------------------------------ combiners

@@ -8,7 +8,12 @@ from gluonfashion import checkpoint
 from gluonfashion.config import load_config
 from gluonfashion.data.demo_jd import generate_jd_demo
 from gluonfashion.data.jd import read_jd_answers, read_jd_probabilities
-from gluonfashion.workflows import jd
+from gluonfashion.data.train_data import TrainData
+from gluonfashion.families import get_family
+from gluonfashion.families import jd as jd_module
+from gluonfashion.run_folder import RunFolder
+
+jd = get_family("jd")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +55,7 @@ def test_download_then_kfold_train_thresholds_predict_evaluate(jd_cfg):
     np.testing.assert_allclose(read_jd_probabilities(probs_file)[1], predicted_in_training, atol=1e-5)
     assert len(sub_ids) == 40
     assert binary.sum(1).min() >= 1 and binary.sum(1).max() <= 5    # 1..5 styles per image
-    result = jd.evaluate(os.path.join(jd_cfg["submission_dir"], "jd_test_probs.csv"),
+    result = jd.score_file(os.path.join(jd_cfg["submission_dir"], "jd_test_probs.csv"),
                          os.path.join(jd_cfg["data_root"], "answers.txt"),
                          os.path.join(run_dir, "thresholds.json"))
     assert result["f2_tuned"].shape == (13,) and np.all((0 <= result["f2_tuned"]) & (result["f2_tuned"] <= 1))
@@ -58,20 +63,21 @@ def test_download_then_kfold_train_thresholds_predict_evaluate(jd_cfg):
 
 def test_resampling_repeats_rare_style_images(jd_cfg, tmp_path):
     run_dir = str(tmp_path)
-    data = jd.prepare_data(dict(jd_cfg, rare_repeat=3, rare_frequency=0.05), run_dir, progress=False, log=_quiet)
-    assert data.info["train_after_resampling"] > data.info["train"]
-    assert len(data.train_images) == data.info["train_after_resampling"]
+    data = jd.prepare_data(dict(jd_cfg, rare_repeat=3, rare_frequency=0.05), RunFolder(run_dir), progress=False,
+                           log=_quiet)
+    assert data.summary["train_after_resampling"] > data.summary["train"]
+    assert len(data.train_images) == data.summary["train_after_resampling"]
 
 
 def test_cost_sensitive_weights_rare_labels_by_sample_share(jd_cfg):
     cfg = dict(jd_cfg, rare_frequency=0.05, fn_weight=5.0, loss="cost_sensitive")
     # shares 0.5, 0.02, 0.1 of 100 samples: only the second label is rare
-    assert jd._fn_weights(cfg, np.array([50, 2, 10]), 100).tolist() == [1.0, 5.0, 1.0]
-    problem = jd.make_problem(cfg, [50, 2, 10], 100)
+    assert jd_module._fn_weights(cfg, np.array([50, 2, 10]), 100).tolist() == [1.0, 5.0, 1.0]
+    problem = jd.objective(cfg, TrainData([], None, [], None, [], label_counts=np.array([50, 2, 10]), label_rows=100))
     assert problem.n_outputs == 3
 
 
 def test_training_before_download_names_the_missing_step(jd_cfg, tmp_path):
     cfg = dict(jd_cfg, images_dir=str(tmp_path / "never_fetched"))
     with pytest.raises(FileNotFoundError, match="none of the 160 images .* `gluonfashion download`"):
-        jd.prepare_data(cfg, str(tmp_path), progress=False, log=_quiet)
+        jd.prepare_data(cfg, RunFolder(str(tmp_path)), progress=False, log=_quiet)

@@ -8,7 +8,8 @@ from mxnet import autograd, gluon, nd
 
 from gluonfashion.losses import (
     CostSensitiveBCE, FocalLoss, MultiLabelBCE, SigmoidBCE, SoftTargetCrossEntropy,
-    WeightedBCE, cost_sensitive_weights, make_multilabel_loss, soft_targets, wbce_weights)
+    WeightedBCE, cost_sensitive_weights, make_multilabel_loss, wbce_weights)
+from gluonfashion.data.fashionai import soft_targets
 
 LN2, LN3 = math.log(2), math.log(3)
 # A logit of ln 3 gives p = sigmoid(ln 3) = 3/4:

@@ -82,7 +82,7 @@ def test_packed_dataset_gives_the_same_samples_as_files(photos, tmp_path):
 
 
 def test_prediction_from_a_pack_gives_the_same_batches_as_files(photos, tmp_path):
-    from gluonfashion.predict import prediction_loader
+    from gluonfashion.inference import prediction_loader
     reader = _pack(photos, tmp_path, 40)
     transform = EvalTransform(32, 40, "flip")
     packed = [x.asnumpy() for x, _ in prediction_loader(photos, transform, 4, 0, pack=reader)]
@@ -170,7 +170,8 @@ def test_cli_pack_then_a_training_loader_reads_it(tiny_config, tmp_path, capsys)
 
 
 def test_training_from_a_pack_runs_and_resumes_exactly(tiny_config, tmp_path):
-    from gluonfashion.workflows import fashionai
+    from gluonfashion.families import get_family
+    fashionai = get_family("fashionai")
     config = _task_yaml(tmp_path, tiny_config)
     assert main(["pack", "--config", config, "--profile", "demo", "--short-side", "40", "--quiet"]) == 0
     cfg = dict(tiny_config, image_source="pack", pack_side=40, epochs=2, output_dir=str(tmp_path / "a"))

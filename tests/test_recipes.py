@@ -9,7 +9,7 @@ from mxnet.gluon import nn
 from PIL import Image
 
 from conftest import bar_image, write_csv
-from gluonfashion import checkpoint, staging, swa
+from gluonfashion import checkpoint, staged_finetuning, swa
 from gluonfashion.config import DEFAULTS, ConfigError, load_config
 from gluonfashion.models import FashionNet, make_head
 from gluonfashion.schedules import is_cycle_end, lr_at
@@ -98,7 +98,7 @@ def _values(block):
 def _step(net, trainer, frozen, seed=0):
     x, y = _batch(seed)
     with autograd.record():
-        loss = gluon.loss.SoftmaxCrossEntropyLoss()(staging.forward(net, x, frozen), y)
+        loss = gluon.loss.SoftmaxCrossEntropyLoss()(staged_finetuning.forward(net, x, frozen), y)
     loss.backward()
     trainer.step(x.shape[0])
 
@@ -108,13 +108,13 @@ def test_frozen_backbone_stays_bit_identical_despite_momentum_and_weight_decay()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.1})
     _step(net, trainer, frozen=False, seed=1)        # builds momentum for every parameter
     backbone, head = _values(net.features), _values(net.head)
-    staging.set_backbone_trainable(net, False)
+    staged_finetuning.set_backbone_trainable(net, False)
     _step(net, trainer, frozen=True, seed=2)
     for k, v in _values(net.features).items():       # weights and BatchNorm statistics
         assert np.array_equal(v, backbone[k]), k
     assert not np.array_equal(_values(net.head)["2.weight"], head["2.weight"])
     assert net.features[0].weight.grad_req == "null"
-    staging.set_backbone_trainable(net, True)
+    staged_finetuning.set_backbone_trainable(net, True)
     assert net.features[1].running_mean.grad_req == "null"   # statistics never get gradients
     _step(net, trainer, frozen=False, seed=3)
     assert not np.array_equal(_values(net.features)["0.weight"], backbone["0.weight"])
@@ -124,7 +124,7 @@ def test_backbone_lr_mult_scales_the_backbone_update_only():
     deltas = {}
     for mult in (1.0, 0.1):
         net = _small_net(seed=4)
-        staging.set_backbone_lr_mult(net, mult)
+        staged_finetuning.set_backbone_lr_mult(net, mult)
         before = {**_values(net.features), **{"head." + k: v for k, v in _values(net.head).items()}}
         trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5, "momentum": 0.0, "wd": 0.0})
         _step(net, trainer, frozen=False)
@@ -137,11 +137,11 @@ def test_backbone_lr_mult_scales_the_backbone_update_only():
 
 def test_stage_messages_only_at_stage_changes():
     cfg = dict(DEFAULTS, head_only_epochs=2, backbone_lr_mult=0.1)
-    assert staging.stage_message(cfg, 0).startswith("[stage] epoch 1: head only")
-    assert staging.stage_message(cfg, 1) is None
-    assert "backbone lr x0.1" in staging.stage_message(cfg, 2)
-    assert staging.stage_message(dict(DEFAULTS), 0) is None
-    assert staging.backbone_frozen(dict(DEFAULTS, backbone_lr_mult=0), 9)
+    assert staged_finetuning.stage_message(cfg, 0).startswith("[stage] epoch 1: head only")
+    assert staged_finetuning.stage_message(cfg, 1) is None
+    assert "backbone lr x0.1" in staged_finetuning.stage_message(cfg, 2)
+    assert staged_finetuning.stage_message(dict(DEFAULTS), 0) is None
+    assert staged_finetuning.backbone_frozen(dict(DEFAULTS, backbone_lr_mult=0), 9)
 
 
 # --- SWA building blocks --------------------------------------------------------------
@@ -226,7 +226,8 @@ def recipe_runs(tiny_data, tmp_path_factory):
     weights after each epoch, and the same run interrupted after epochs 1 and 2."""
     from gluonfashion.engine import _seed_epoch
     from gluonfashion.models import build_model
-    from gluonfashion.workflows import fashionai
+    from gluonfashion.families import get_family
+    fashionai = get_family("fashionai")
     out = tmp_path_factory.mktemp("runs")
     cfg = _recipe_config(tiny_data, out / "straight")
     _seed_epoch(cfg["seed"], -1)          # the initial weights, as fit builds them
@@ -295,13 +296,13 @@ def test_swa_params_are_the_mean_of_the_window_with_recomputed_bn(recipe_runs):
 
 
 def test_swa_weights_load_for_prediction(recipe_runs):
-    from gluonfashion.runs import load_run
+    from gluonfashion.run_folder import RunFolder, load_run
     run = recipe_runs["straight"]
     net, cfg, record, _ = load_run(run, which="swa", log=_quiet)
     saved = mx.nd.load(os.path.join(run, "swa.params"))
     np.testing.assert_array_equal(net.head[-1].weight.data().asnumpy(), saved["head.1.weight"].asnumpy())
-    assert swa.weights_for_prediction(run) == "best"
-    assert swa.weights_for_prediction(run, "swa") == "swa"
+    assert RunFolder(run).weights_for_prediction() == "best"
+    assert RunFolder(run).weights_for_prediction("swa") == "swa"
 
 
 def test_resume_across_the_stage_boundary_and_inside_the_swa_window_is_exact(recipe_runs):

@@ -128,3 +128,46 @@ def read_predictions(path):
             raise DataFormatError(path, line_no, "probabilities as numbers joined by ';'", row[2]) from None
         out.append((row[0], row[1], probs, line_no))
     return out
+
+
+def soft_targets(ynm_rows, maybe_share=0.25):
+    """Target distributions from FashionAI label strings.
+
+    Every character of a label string is one value of the task: ``y`` (yes) gets
+    weight 1, ``m`` (maybe) gets ``maybe_share``, ``n`` (no) gets 0; each row is
+    then divided by its sum. Example: ``"nymn"`` with ``maybe_share=0.25`` gives
+    weights (0, 1, 0.25, 0), i.e. targets (0, 0.8, 0.2, 0). ``maybe_share=0``
+    ignores ``m`` (one-hot on ``y``, the reference kit's behaviour).
+
+    Args:
+        ynm_rows: list of label strings, all of the same length, each with at
+            least one ``y`` (several ``y`` share the mass equally).
+        maybe_share: weight of an ``m`` relative to a ``y``, in [0, 1] (a
+            "maybe" never counts more than a "yes"; at 1 an ``m`` ties with the
+            ``y``, so the argmax of a row no longer identifies the ``y``).
+
+    Returns:
+        (N, C) float32 array whose rows sum to 1.
+
+    Raises:
+        ValueError naming the index and string of the first bad row.
+    """
+    if isinstance(ynm_rows, str):
+        raise ValueError("ynm_rows must be a list of label strings, got one string "
+                         f"{ynm_rows!r}; wrap it in a list")
+    rows = list(ynm_rows)
+    if not rows:
+        raise ValueError("ynm_rows is empty")
+    if not 0 <= maybe_share <= 1:
+        raise ValueError(f"maybe_share must be in [0, 1], got {maybe_share}")
+    width = len(rows[0])
+    for i, row in enumerate(rows):
+        if not isinstance(row, str) or set(row) - set("ynm") or "y" not in row:
+            raise ValueError(f"ynm_rows[{i}] = {row!r}: expected a string of y/m/n "
+                             "characters with at least one 'y'")
+        if len(row) != width:
+            raise ValueError(f"ynm_rows[{i}] = {row!r} has {len(row)} values, "
+                             f"but ynm_rows[0] has {width}")
+    chars = np.array([list(row) for row in rows])
+    weights = (chars == "y") + maybe_share * (chars == "m")
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)

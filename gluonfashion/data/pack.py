@@ -1,4 +1,4 @@
-"""``gluonfashion pack``: a task's images resized once into an MXNet RecordIO pack.
+"""A task's images resized once into an MXNet RecordIO pack (``gluonfashion pack``).
 
 Decoding full-size JPEGs every epoch is the largest CPU cost of the input pipeline.
 A pack stores every image of a task (training, validation and question images) with
@@ -24,33 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 ENCODINGS = ("jpg", "png", "raw")
 
 
-def register(verbs):
-    """Add this module's CLI verb to the `gluonfashion` parser."""
-    from ..cli import _config_args, _progress_args   # cli is fully imported when verbs register
-    p = verbs.add_parser("pack", help="resize a task's images once into a RecordIO pack")
-    _config_args(p)
-    p.add_argument("--short-side", type=int,
-                   help="short side of the stored images (default: pack_side, else resize_short)")
-    p.add_argument("--encoding", choices=ENCODINGS, default="jpg",
-                   help="jpg (default, small), png (lossless) or raw (no decoding, largest)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
-    _progress_args(p)
-    p.set_defaults(func=cmd_pack)
-
-
-def cmd_pack(args):
-    from ..config import load_config
-    cfg = load_config(args.config, args.overrides, args.profile)
-    side = args.short_side or pack_side(cfg)
-    prefix = pack_prefix(cfg, side)
-    summary = write_pack(task_images(cfg), cfg["data_root"], prefix, side, args.encoding,
-                         args.quality, max(1, cfg["workers"]), not args.quiet)
-    print(f"[pack] {summary['images']} images at short side {side} ({args.encoding}, "
-          f"{summary['megabytes']:.1f} MB) -> {prefix}.rec"
-          + (f"; {len(summary['skipped'])} unreadable images skipped" if summary["skipped"] else ""))
-    print(f"[pack] train from it with: --set image_source=pack --set pack_side={side}")
-
-
 # ------------------------------------------------------------------ where and what
 
 def pack_side(cfg):
@@ -64,30 +37,12 @@ def pack_prefix(cfg, side=None):
     return os.path.join(cfg["data_root"], "packed", name)
 
 
-def task_images(cfg):
-    """Every image a task reads: labelled and question images (FashionAI) or the
-    downloaded train and test images (JD); duplicates once, missing files left out."""
-    if cfg["family"] == "jd":
-        from ..data.jd import read_jd_test, read_jd_train
-        from ..workflows.jd import image_paths
-        ids = []
-        for key, read in (("train_file", lambda p: read_jd_train(p, n_labels=None)[0]),
-                          ("test_file", lambda p: read_jd_test(p)[0])):
-            path = os.path.join(cfg["data_root"], cfg[key])
-            ids += read(path) if os.path.exists(path) else []
-        images = image_paths(cfg, ids)
-    else:
-        if not cfg["task"]:
-            raise ValueError("no task: pass --config with a task YAML (or --set task=<name>)")
-        from ..data.fashionai import read_label_files, read_question_file
-        from ..workflows.fashionai import label_files
-        images = [r.image for r in read_label_files(label_files(cfg), cfg["task"])]
-        question = os.path.join(cfg["data_root"], cfg["question_file"])
-        if os.path.exists(question):
-            images += [r.image for r in read_question_file(question, {cfg["task"]})]
+def existing_images(images, what):
+    """``images`` that exist, each once, in order; ``what`` names them in the error
+    raised when none does."""
     images = [p for p in dict.fromkeys(images) if os.path.exists(p)]
     if not images:
-        raise FileNotFoundError(f"no images to pack for {cfg['task'] or cfg['family']} under {cfg['data_root']}")
+        raise FileNotFoundError(f"no images to pack for {what}")
     return images
 
 

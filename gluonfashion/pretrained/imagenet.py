@@ -1,12 +1,18 @@
 """The 1000 ImageNet-1k class names, in the order of the classifiers' outputs."""
 import functools
 
+import numpy as np
+from gluoncv.data import ImageNet1kAttr
+from mxnet import nd
+
+from ..preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from ..transforms import EvalTransform
+
 
 @functools.lru_cache(maxsize=1)
 def imagenet_classes():
     """Short class names, index = output unit (e.g. 281 ``tabby``, 967 ``espresso``);
     from the list GluonCV ships (``gluoncv.data.ImageNet1kAttr``), so no download."""
-    from gluoncv.data import ImageNet1kAttr
     return tuple(ImageNet1kAttr().classes)
 
 
@@ -16,10 +22,6 @@ def classify(net, image, k=5, size=224, resize_to=256):
     ``[(class index, class name, probability), ...]``, best first. The photo gets the
     kit's evaluation crop (short side ``resize_to``, centre ``size``) and the input
     normalisation the network's weights expect."""
-    import numpy as np
-    from mxnet import nd
-    from ..models import IMAGENET_MEAN, IMAGENET_STD, Preprocess
-    from ..transforms import EvalTransform
     preprocess = Preprocess(getattr(net, "input_mean", IMAGENET_MEAN), getattr(net, "input_std", IMAGENET_STD))
     preprocess.initialize()
     crop = EvalTransform(size, resize_to)(np.asarray(image))

@@ -10,7 +10,7 @@ Steps, per FashionAI task or once for the JD styles:
   1. align all models on the same validation and test rows (refuse if they differ);
   2. score every model on validation;
   3. drop models correlated above ``corr_threshold`` with a better one;
-  4. combine the kept ones (``METHODS`` of ``gluonfashion.ensemble``);
+  4. combine the kept ones (``METHODS`` of ``gluonfashion.ensembling.combiners``);
   5. score the ensemble on validation; JD: search per-style thresholds on the
      ensembled validation probabilities (the majority cut for ``vote``).
 
@@ -21,7 +21,6 @@ Outputs in ``out_dir``:
              ``jd_val_probs.csv``, ``thresholds.json``
   both       ``ensemble_report.json``, also printed as a table.
 """
-import csv
 import glob
 import os
 import re
@@ -29,16 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import checkpoint, metrics, stacking
-from .. import ensemble as combiners
-from ..data.fashionai import (QuestionRow, read_label_file, read_predictions, read_question_file,
-                              write_predictions)
-from ..data.jd import (read_jd_answers, read_jd_probabilities, style_names, write_jd_probabilities,
-                       write_jd_submission)
-from ..submission import merge
+from .. import checkpoint
+from ..families import FAMILIES, get_family
+from ..run_folder import RunFolder
+from . import combiners, stacking
 
 _FOLD_DIR = re.compile(r"fold(\d+)$")
-_RUN_FILES = ("val_probs.csv", "val_truth.csv", "test_probs.csv")
+_RUN_FILES = (RunFolder.BEST_RECORD, RunFolder.VAL_PROBS, RunFolder.VAL_TRUTH, RunFolder.TEST_PROBS)
 
 
 @dataclass
@@ -79,7 +75,7 @@ class Model:
 # ------------------------------------------------------------- finding runs
 
 def _is_run(path):
-    return any(os.path.exists(os.path.join(path, f)) for f in ("best.json",) + _RUN_FILES)
+    return any(RunFolder(path).has(f) for f in _RUN_FILES)
 
 
 def _fold_number(path):
@@ -141,30 +137,25 @@ def display_names(folders):
 
 
 def _best(run_dir):
-    path = os.path.join(run_dir, "best.json")
-    return checkpoint.load_json(path) if os.path.exists(path) else {}
+    run = RunFolder(run_dir)
+    return run.record() if run.has(run.BEST_RECORD) else {}
 
 
 def detect_family(run_dir):
-    """``jd`` or ``fashionai``: from best.json's config, else from the file format
-    (JD probability files start with an ``id,...`` header)."""
+    """The family of a run: from best.json's config, else the one whose probability
+    file format ``val_probs.csv`` is in."""
     family = _best(run_dir).get("config", {}).get("family")
     if family:
-        return family
-    with open(_need(run_dir, "val_probs.csv"), encoding="utf-8-sig") as f:
-        return "jd" if f.readline().lower().startswith("id,") else "fashionai"
+        return get_family(family)
+    path = os.path.join(run_dir, RunFolder.VAL_PROBS)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found (it is written at the end of training, with a validation split)")
+    with open(path, encoding="utf-8-sig") as f:
+        first_line = f.readline()
+    return next(f for f in FAMILIES.values() if f.reads_probabilities(first_line))
 
 
 # --------------------------------------------------------------- reading runs
-
-def _need(run_dir, name):
-    path = os.path.join(run_dir, name)
-    if not os.path.exists(path):
-        hint = ("run `gluonfashion predict` on it first" if name == "test_probs.csv"
-                else "it is written at the end of training, with a validation split")
-        raise FileNotFoundError(f"{path} not found ({hint})")
-    return path
-
 
 def _show(key):
     return key[0] if isinstance(key, tuple) else key
@@ -191,40 +182,14 @@ def _align(keys, values, target, what):
     return values[[position[k] for k in target]]
 
 
-def _matrix(rows, path):
-    """Probability vectors of ``read_predictions`` rows as an (N, C) array."""
-    if len({len(p) for _, _, p, _ in rows}) > 1:
-        raise ValueError(f"{path}: rows have different numbers of probabilities")
-    if not rows:
-        raise ValueError(f"{path}: no rows")
-    return np.stack([p for _, _, p, _ in rows])
-
-
-def _read_fashionai_run(run_dir):
-    val_path, test_path = _need(run_dir, "val_probs.csv"), _need(run_dir, "test_probs.csv")
-    val, test = read_predictions(val_path), read_predictions(test_path)
-    tasks = sorted({task for _, task, _, _ in val + test})
-    if len(tasks) != 1:
-        raise ValueError(f"{run_dir}: expected the rows of one task, found {', '.join(tasks)}")
-    val_keys, test_keys = [(p, t) for p, t, _, _ in val], [(p, t) for p, t, _, _ in test]
-    _check_unique(val_keys, val_path)
-    _check_unique(test_keys, test_path)
-    truth_rows = read_label_file(_need(run_dir, "val_truth.csv"))
-    truth_keys = [(r.rel_path, r.task) for r in truth_rows]
-    truth = _align(truth_keys, np.array([r.label for r in truth_rows]), val_keys,
-                   f"{run_dir}: val_truth.csv and val_probs.csv")
-    return dict(task=tasks[0], val_keys=val_keys, val_probs=_matrix(val, val_path), val_truth=truth,
-                test_keys=test_keys, test_probs=_matrix(test, test_path))
-
-
-def _read_jd_run(run_dir):
-    val_ids, val_probs = read_jd_probabilities(_need(run_dir, "val_probs.csv"))
-    n_labels = val_probs.shape[1]
-    truth_ids, truth = read_jd_answers(_need(run_dir, "val_truth.csv"), n_labels=n_labels)
-    test_ids, test_probs = read_jd_probabilities(_need(run_dir, "test_probs.csv"), n_labels=n_labels)
-    truth = _align(truth_ids, truth, val_ids, f"{run_dir}: val_truth.csv and val_probs.csv")
-    return dict(task="styles", val_keys=val_ids, val_probs=val_probs.astype(np.float64), val_truth=truth,
-                test_keys=test_ids, test_probs=test_probs.astype(np.float64))
+def read_run(run_dir, family):
+    """One run's validation and test predictions, each row once, truth aligned to them."""
+    part = family.read_run_predictions(run_dir)
+    _check_unique(part["val_keys"], os.path.join(run_dir, RunFolder.VAL_PROBS))
+    _check_unique(part["test_keys"], os.path.join(run_dir, RunFolder.TEST_PROBS))
+    part["val_truth"] = _align(part.pop("truth_keys"), part["val_truth"], part["val_keys"],
+                               f"{run_dir}: {RunFolder.VAL_TRUTH} and {RunFolder.VAL_PROBS}")
+    return part
 
 
 def _check_folds(name, run_dirs):
@@ -241,14 +206,13 @@ def _check_folds(name, run_dirs):
 
 def load_model(name, run_dirs, family):
     """One ``Model`` from a run folder, or from the fold folders of one k-fold run."""
-    read = _read_jd_run if family == "jd" else _read_fashionai_run
     _check_folds(name, run_dirs)
-    parts = [read(d) for d in run_dirs]
+    parts = [read_run(d, family) for d in run_dirs]
     first = parts[0]
     n_columns = first["val_probs"].shape[1]
     classes = _best(run_dirs[0]).get("classes") or []
     if len(classes) != n_columns:
-        classes = style_names(n_columns) if family == "jd" else [f"value_{i}" for i in range(n_columns)]
+        classes = family.default_classes(n_columns)
     # Fold k validated part k of the train set and predicted all of the test set:
     # concatenate the validation rows, average the test predictions.
     val_keys = [k for p in parts for k in p["val_keys"]]
@@ -277,58 +241,6 @@ def stack_models(models):
     test = np.stack([_align(m.test_keys, m.test_probs, ref.test_keys,
                             f"test files of {m.name} and {ref.name}") for m in models])
     return val, test, ref.val_truth
-
-
-# -------------------------------------------------------- family-specific rules
-
-class FashionAIRules:
-    """One task: models scored by the competition AP; no thresholds."""
-    metric = "AP (FashionAI)"
-    per_column_selection = False
-
-    def model_scores(self, val, truth):
-        """Validation AP per model: the pruning order, the weights and the top-N selection."""
-        ap = np.array([metrics.fashionai_ap(p, truth) for p in val])
-        return {"score": ap, "select": ap, "vote_thresholds": None}
-
-    def evaluate(self, method, n_models, val_out, test_out, truth):
-        """AP and BasicPrecision of the ensembled validation probabilities."""
-        return {"val_score": metrics.fashionai_ap(val_out, truth),
-                "val_basic_precision": metrics.basic_precision(val_out, truth)}
-
-
-class JDRules:
-    """The 13 styles: mean F2 after per-style thresholds and 1..5 styles per image."""
-    per_column_selection = True
-
-    def __init__(self, min_positive=1, max_positive=5):
-        self.bounds = {"min_positive": min_positive, "max_positive": max_positive}
-        self.metric = (f"mean F2 (per-style thresholds searched on validation, {min_positive}.."
-                       f"{max_positive} styles per image)")
-
-    def _mean_f2(self, probs, thresholds, truth):
-        return metrics.mean_fbeta(truth, metrics.apply_thresholds(probs, thresholds, **self.bounds))
-
-    def model_scores(self, val, truth):
-        """Per model: its own thresholds (its votes), per-style F2 at them (the weights
-        and the top-N selection) and the mean F2 with 1..5 post-processing (pruning order)."""
-        searched = [metrics.search_thresholds(p, truth) for p in val]
-        thresholds = np.array([t for t, _ in searched])
-        score = np.array([self._mean_f2(p, t, truth) for p, t in zip(val, thresholds)])
-        return {"score": score, "select": np.array([f2 for _, f2 in searched]), "vote_thresholds": thresholds}
-
-    def evaluate(self, method, n_models, val_out, test_out, truth):
-        """Thresholds for the ensembled probabilities, the validation F2 they reach and
-        the test submission they give (1..5 styles per image)."""
-        if method == "vote":    # the decision is the majority, not a searched cut
-            thresholds = np.full(val_out.shape[1], combiners.majority_threshold(n_models))
-        else:
-            thresholds, _ = metrics.search_thresholds(val_out, truth)
-        val_binary = metrics.apply_thresholds(val_out, thresholds, **self.bounds)
-        return {"val_score": metrics.mean_fbeta(truth, val_binary),
-                "val_f2_per_style": metrics.fbeta_per_label(truth, val_binary),
-                "thresholds": thresholds,
-                "test_binary": metrics.apply_thresholds(test_out, thresholds, **self.bounds)}
 
 
 # ------------------------------------------------------------------ combining
@@ -405,44 +317,6 @@ def ensemble_group(models, rules, options):
 
 # ------------------------------------------------------------------- outputs
 
-def _write_fashionai(groups, models_by_task, out_dir, question_file, log):
-    """Per-task test files, the merged and checked submission, validation probabilities."""
-    val_rows, val_probs, tasks = [], [], list(groups)
-    for task in tasks:
-        ref = models_by_task[task][0]
-        write_predictions(os.path.join(out_dir, f"{task}.csv"),
-                          [QuestionRow(p, p, t) for p, t in ref.test_keys], groups[task]["test_out"])
-        val_rows += [QuestionRow(p, p, t) for p, t in ref.val_keys]
-        val_probs += list(groups[task]["val_out"])
-    # Tasks have different value counts: a ragged (object) array of row vectors.
-    write_predictions(os.path.join(out_dir, "val_probs.csv"), val_rows, np.array(val_probs, dtype=object))
-
-    # The merged submission is checked against the question rows of the ensembled
-    # tasks (from the question file when there is one, else the runs' test rows).
-    if question_file:
-        questions = [(q.rel_path, q.task) for q in read_question_file(question_file, set(tasks))]
-        log(f"[ensemble] submission rows checked against {question_file} (tasks {', '.join(tasks)})")
-    else:
-        questions = [k for task in tasks for k in models_by_task[task][0].test_keys]
-        log("[ensemble] no question file: submission rows checked against the runs' test rows")
-    question_rows = os.path.join(out_dir, "question_rows.csv")
-    with open(question_rows, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([p, t, "?"] for p, t in questions)
-    merge(question_rows, out_dir, os.path.join(out_dir, "submission.csv"), log=log)
-    return [f"{t}.csv" for t in tasks] + ["submission.csv", "question_rows.csv", "val_probs.csv"]
-
-
-def _write_jd(group, model, rules, out_dir):
-    out, path = group["result"], lambda name: os.path.join(out_dir, name)
-    write_jd_probabilities(path("jd_test_probs.csv"), model.test_keys, group["test_out"], model.classes)
-    write_jd_probabilities(path("jd_val_probs.csv"), model.val_keys, group["val_out"], model.classes)
-    write_jd_submission(path("jd_submission.csv"), model.test_keys, out["test_binary"])
-    checkpoint.save_json(path("thresholds.json"), {
-        "thresholds": out["thresholds"], "classes": model.classes, "val_mf2_tuned": out["val_score"],
-        **rules.bounds})
-    return ["jd_test_probs.csv", "jd_submission.csv", "jd_val_probs.csv", "thresholds.json"]
-
-
 def format_report(report):
     """The report as a plain-text table: one block per task (or the JD styles)."""
     opts = report["options"]
@@ -467,12 +341,8 @@ def format_report(report):
 
 def _notes(method, family):
     notes = []
-    if method == "vote" and family == "jd":
-        notes.append("vote: each model votes with its own thresholds; a style is on with votes from more "
-                     "than half of the kept models (a tie is not a majority), then 1..5 per image")
-    elif method == "vote":
-        notes.append("vote: plurality of the models' argmax values, ties broken by the mean probability; "
-                     "output (votes + mean probability) / (models + 1)")
+    if method == "vote":
+        notes.append(family.vote_note)
     if method in ("weighted", "topn"):
         notes.append("weights/selection were chosen on the same validation rows they are scored on: "
                      "the ensemble's validation score is optimistic")
@@ -489,20 +359,16 @@ def run_ensemble(run_patterns, method="mean", out_dir="submission/ensemble", top
     options.check()
     run_dirs = expand_runs(run_patterns)
     families = {d: detect_family(d) for d in run_dirs}
-    if len(set(families.values())) > 1:
-        raise ValueError("runs of both families given: " + ", ".join(f"{d} ({f})" for d, f in families.items()))
+    if len({f.name for f in families.values()}) > 1:
+        raise ValueError("runs of different families given: "
+                         + ", ".join(f"{d} ({f.name})" for d, f in families.items()))
     family = families[run_dirs[0]]
     grouped = group_folds(run_dirs)
     models = [load_model(name, dirs, family)
               for name, (_, dirs) in zip(display_names([folder for folder, _ in grouped]), grouped)]
     cfg = _best(run_dirs[0]).get("config", {})
-    if family == "jd":
-        rules = JDRules(cfg.get("min_positive", 1), cfg.get("max_positive", 5))
-    else:
-        rules = FashionAIRules()
-        if question_file is None and cfg.get("data_root") and cfg.get("question_file"):
-            default = os.path.join(cfg["data_root"], cfg["question_file"])
-            question_file = default if os.path.exists(default) else None
+    rules = family.ensemble_rules(cfg)
+    question_file = question_file or family.default_question_file(cfg)
 
     by_task = {}
     for m in models:
@@ -510,12 +376,9 @@ def run_ensemble(run_patterns, method="mean", out_dir="submission/ensemble", top
     groups = {task: ensemble_group(ms, rules, options) for task, ms in by_task.items()}
 
     os.makedirs(out_dir, exist_ok=True)
-    if family == "jd":
-        outputs = _write_jd(groups["styles"], by_task["styles"][0], rules, out_dir)
-    else:
-        outputs = _write_fashionai(groups, by_task, out_dir, question_file, log)
+    outputs = family.write_ensemble(groups, by_task, rules, out_dir, question_file, log)
     report = {
-        "family": family, "options": vars(options), "runs": run_dirs,
+        "family": family.name, "options": vars(options), "runs": run_dirs,
         "groups": {task: g["report"] for task, g in groups.items()},
         "val_score": {"ensemble": float(np.mean([g["result"]["val_score"] for g in groups.values()])),
                       "best_single": float(np.mean([g["report"]["ensemble"]["best_single_val_score"]

@@ -23,171 +23,32 @@ printed is machine-readable:
 ``train_ratio=<2/1> predict_ratio=<worst 3/bound> peak_rss_mb=<n>``; with the baseline,
 the line before it is ``train_speedup=<2/naive train> predict_speedup=<ten-crop 3/naive>``.
 """
-import argparse
 import os
-import resource
 import statistics
-import threading
-import time
+
+import numpy as np
+
+from .. import mixed_precision, threads
+from ..data.dataset import loader_options, make_train_loader
+from ..data.pack import existing_images, pack_prefix
+from ..devices import describe, resolve_devices
+from ..engine import _train_epoch, make_trainer
+from ..families import family_of
+from ..inference import predict_batches, prediction_loader
+from ..models import build_model, hybridize
+from ..objectives import SingleLabel
+from ..transforms import EvalTransform, build_eval_transform
+from .measuring import N_OUTPUTS, Monitor, Stopwatch, memory_batch, one_hot_targets, repeat_batch
+from .naive_loop import NaiveProcess
 
 TTA_MODES = ("none", "flip", "ten_crop")
-N_OUTPUTS = 8            # head size of the benchmark network (its cost is negligible)
 JPEG_EXTENSIONS = (".jpg", ".jpeg")
-
-
-def register(verbs):
-    """Add this module's CLI verb to the `gluonfashion` parser."""
-    from .cli import _config_args   # cli is fully imported when verbs register
-    p = verbs.add_parser("bench", help="measure training/prediction images/s against the compute bound")
-    _config_args(p)
-    p.add_argument("--batches", type=int, default=20, help="timed batches per segment (default 20)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed batches before each segment (default 3)")
-    p.add_argument("--repeat", type=int, default=5,
-                   help="rounds of (bound, end to end) segments; ratios are medians over rounds (default 5)")
-    p.add_argument("--images", help="folder of JPEGs to read (default: the config task's images)")
-    p.add_argument("--tta", nargs="+", choices=TTA_MODES, default=list(TTA_MODES),
-                   help="TTA modes to measure (default: all)")
-    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=False,
-                   help="also measure the naive loop (MXNet's default threads, a host sync every batch, "
-                        "one image at a time ten-crop prediction) in its own process, and print the "
-                        "kit's speed-up over it (default: off; it adds about half the bench's time)")
-    p.set_defaults(func=cmd_bench)
-
-
-def cmd_bench(args):
-    from .config import load_config
-    if not args.config:
-        # Without a task file the defaults name no task, and the model, image size and
-        # loader settings being measured would be nobody's: ask for one.
-        raise ValueError("bench needs --config: the task YAML whose model, image size, batch and loader "
-                         "settings (and images) to measure, e.g. gluonfashion bench --config "
-                         "configs/fashionai/skirt_length_labels.yaml --profile demo")
-    cfg = load_config(args.config, args.overrides, args.profile)
-    run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat, baseline=args.baseline)
 
 
 # ------------------------------------------------------------------ measuring
 
-class Monitor:
-    """Samples memory and CPU while a benchmark runs.
-
-    Peak RSS of this process is exact (``getrusage``). Loader workers are sampled
-    every ``interval`` seconds with psutil; their RSS is summed, which counts pages
-    they share with the parent (forked copy-on-write) once per worker. ``other_cores``
-    is the CPU that processes outside this process tree used meanwhile, in cores.
-    """
-
-    def __init__(self, interval=0.05):
-        self.interval, self.workers_peak_mb, self.other_cores = interval, 0.0, 0.0
-        self._children_cpu = {}            # pid -> last CPU seconds seen
-        self.not_workers = set()           # pids whose trees are no loader workers (the baseline)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self):
-        import psutil
-        self._start = (time.monotonic(), _busy_seconds(psutil.cpu_times()), _own_cpu(psutil.Process()))
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        import psutil
-        self._stop.set()
-        self._thread.join()
-        wall, busy, own = self._start
-        used = _busy_seconds(psutil.cpu_times()) - busy
-        ours = _own_cpu(psutil.Process()) - own + sum(self._children_cpu.values())
-        self.other_cores = max(0.0, used - ours) / max(time.monotonic() - wall, 1e-9)
-
-    def _sample(self):
-        import psutil
-        me = psutil.Process()
-        while not self._stop.wait(self.interval):
-            rss, others = 0, set()
-            for pid in list(self.not_workers):
-                try:
-                    others |= {pid} | {p.pid for p in psutil.Process(pid).children(recursive=True)}
-                except psutil.Error:
-                    pass
-            for child in me.children(recursive=True):
-                try:
-                    if child.pid not in others:
-                        rss += child.memory_info().rss
-                    t = child.cpu_times()
-                    self._children_cpu[child.pid] = t.user + t.system
-                except psutil.Error:   # a worker exited between listing and reading
-                    pass
-            self.workers_peak_mb = max(self.workers_peak_mb, rss / 2 ** 20)
-
-    @staticmethod
-    def process_peak_mb():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
-
-
-def _busy_seconds(times):
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
-
-
-def _own_cpu(process):
-    t = process.cpu_times()
-    return t.user + t.system     # reaped workers are counted from the samples instead
-
-
-def tree_cpu_seconds():
-    """CPU seconds used so far by this process and its live children (loader workers)."""
-    import psutil
-    me, total = psutil.Process(), 0.0
-    for process in [me] + me.children(recursive=True):
-        try:
-            t = process.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
-class Stopwatch:
-    """Wraps a batch iterable: skips ``warmup`` batches, then times ``batches`` batches.
-
-    The clock starts after a full MXNet synchronisation, so work queued during the
-    warm-up is not billed to the timed batches; the consumer's own final sync (a loss
-    read, a probability copy) ends the measurement. Besides wall time it counts the
-    CPU time of the process tree, which other processes' load disturbs much less.
-    """
-
-    def __init__(self, source, warmup, batches):
-        self.source, self.warmup, self.batches = source, warmup, batches
-        self.images, self.start, self.cpu_start = 0, None, None
-
-    def __iter__(self):
-        from mxnet import nd
-        for i, batch in enumerate(self.source):
-            if i == self.warmup:
-                nd.waitall()
-                self.start, self.cpu_start = time.perf_counter(), tree_cpu_seconds()
-            if i >= self.warmup + self.batches:
-                break
-            if i >= self.warmup:
-                self.images += batch[0].shape[0]
-            yield batch
-
-    def result(self):
-        """``(images/s, CPU ms per image)`` of the timed batches; call right after the
-        consumer returned (before a loader's workers exit)."""
-        if self.start is None or not self.images:
-            raise ValueError("too few batches to time: lower --warmup or give more images")
-        wall, cpu = time.perf_counter() - self.start, tree_cpu_seconds() - self.cpu_start
-        return self.images / wall, 1000 * cpu / self.images
-
-
-def repeat_batch(batch, n):
-    """The same in-memory batch ``n`` times: a source with no data loading at all."""
-    return (batch for _ in range(n))
-
-
 def train_rate(net, trainer, loss, ctx, cfg, source, warmup, batches, amp_on=False):
     """Training ``(images/s, CPU ms/image)`` through ``engine._train_epoch`` over ``source``."""
-    from .engine import _train_epoch
     timed = Stopwatch(source, warmup, batches)
     _train_epoch(net, timed, trainer, loss, ctx, cfg, 0, (warmup + batches) * cfg["batch_size"], False,
                  amp_on=amp_on)
@@ -196,7 +57,6 @@ def train_rate(net, trainer, loss, ctx, cfg, source, warmup, batches, amp_on=Fal
 
 def predict_rate(net, ctx, activation, source, warmup, batches):
     """Prediction ``(images/s, CPU ms/image)`` through ``predict.predict_batches`` over ``source``."""
-    from .predict import predict_batches
     timed = Stopwatch(source, warmup, batches)
     predict_batches(net, timed, ctx, activation)
     return timed.result()
@@ -258,7 +118,6 @@ def paired(rounds, measure_bound, measure_real, measure_naive=None):
 def bench_images(cfg, images_dir, n):
     """``n`` image paths (a seeded random sample, repeated when there are fewer): the
     JPEGs under ``images_dir``, else the config task's images (those a pack holds)."""
-    import numpy as np
     if images_dir:
         if image_source(cfg) == "pack":
             raise ValueError("image_source=pack reads the config's images: leave out --images")
@@ -267,25 +126,9 @@ def bench_images(cfg, images_dir, n):
         if not found:
             raise FileNotFoundError(f"no JPEG files under {images_dir}")
     else:
-        from .data.pack import task_images
-        found = task_images(cfg)
+        found = existing_images(family_of(cfg).images(cfg), f"{cfg['task'] or cfg['family']} under {cfg['data_root']}")
     order = np.random.default_rng(cfg["seed"]).permutation(len(found))
     return [found[i] for i in np.resize(order, n)]
-
-
-def one_hot_targets(n, n_classes=N_OUTPUTS):
-    import numpy as np
-    return np.eye(n_classes, dtype=np.float32)[np.arange(n) % n_classes]
-
-
-def memory_batch(cfg, n, n_crops=1):
-    """A random uint8 batch shaped like the loader's, ``(n, [crops,] H, W, 3)``, and targets."""
-    import numpy as np
-    from mxnet import nd
-    side = cfg["image_size"]
-    shape = (n, side, side, 3) if n_crops == 1 else (n, n_crops, side, side, 3)
-    pixels = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
-    return nd.array(pixels, dtype="uint8"), nd.array(one_hot_targets(n))
 
 
 def image_source(cfg):
@@ -302,21 +145,16 @@ class _Bench:
     """One network, trainer and image list; measures the pairs of ``run_bench``."""
 
     def __init__(self, cfg, images_dir, batches, warmup, repeat):
-        from .devices import resolve_devices
-        from .engine import make_trainer
-        from .models import build_model, hybridize
-        from . import precision
-        from .problems import SingleLabel
         self.cfg = dict(cfg, pretrained=False, allow_random_init=True)   # throughput needs no weights
         self.ctx = resolve_devices(cfg["devices"])
         self.batch = cfg["batch_size"] * len(self.ctx)
         self.batches, self.warmup, self.repeat = batches, warmup, repeat
         self.problem = SingleLabel(N_OUTPUTS)
-        self.amp_on = precision.enable(self.cfg, self.ctx)   # before the network is built
+        self.amp_on = mixed_precision.enable(self.cfg, self.ctx)   # before the network is built
         self.net = hybridize(build_model(self.cfg, N_OUTPUTS, self.ctx, log=lambda *_: None))
         self.problem.loss.hybridize()
         self.trainer = make_trainer(self.cfg, self.net)
-        precision.init_trainer(self.trainer, self.amp_on)
+        mixed_precision.init_trainer(self.trainer, self.amp_on)
         # Loaders get `tail` batches more than are timed: their workers stay busy to the
         # end of a segment, as in a long epoch (prefetching never runs dry early).
         self.loader_batches = warmup + batches + 2 * max(1, cfg["workers"])
@@ -326,8 +164,6 @@ class _Bench:
     def start_baseline(self):
         """Start the naive loop's process (``naive.py``); its rounds then alternate with
         the kit's in ``train`` and in ``predict("ten_crop")``."""
-        from .naive import NaiveProcess
-        from .transforms import EvalTransform
         per_round = self.batches * max(1, self.batch // EvalTransform.N_CROPS["ten_crop"])   # as the kit's
         self.naive = NaiveProcess({
             "cfg": self.cfg, "train_images": self.images, "warmup": self.warmup, "batches": self.batches,
@@ -343,7 +179,6 @@ class _Bench:
 
     def train(self):
         """The ``Pair`` of training."""
-        from .data.dataset import make_train_loader
         _, _, loader = make_train_loader(self.cfg, self.images, one_hot_targets(len(self.images)), len(self.ctx))
         memory = self._memory(self.batch)
         try:
@@ -358,9 +193,6 @@ class _Bench:
 
     def predict(self, tta):
         """``(Pair, batch, crops)`` of prediction with ``tta``."""
-        from .data.dataset import loader_options
-        from .predict import prediction_loader
-        from .transforms import build_eval_transform
         transform = build_eval_transform(self.cfg, tta)
         per_batch = max(1, self.batch // transform.n_crops)    # as the workflows batch it
         images = self.images[:self.loader_batches * per_batch]
@@ -382,7 +214,6 @@ def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, r
               baseline=False):
     """Measure and print; returns a dict of the figures (images/s, ratios, MB, cores).
     ``baseline``: also the naive loop (``naive.py``) and the kit's speed-up over it."""
-    from .devices import describe
     result = {}
     with Monitor() as monitor:
         bench = _Bench(cfg, images_dir, batches, warmup, repeat)
@@ -446,11 +277,9 @@ def final_lines(result):
 
 def _source(cfg, images_dir):
     if image_source(cfg) == "pack":
-        from .data.pack import pack_prefix
         return f"{pack_prefix(cfg)}.rec"
     return images_dir or f"{cfg['data_root']} ({cfg['task'] or cfg['family']})"
 
 
 def _threads():
-    from . import threads
     return threads.describe()

@@ -1,10 +1,11 @@
-"""What differs between single-label attribute tasks and multi-label style tagging:
-the loss, the output activation and the validation metrics. The engine, loaders and
-prediction code are shared and only talk to a problem through this interface."""
+"""What a network is trained to do: single-label attribute values or multi-label style
+tags. An objective holds the loss, the output activation and the validation metrics;
+the engine, loaders and prediction code are shared and only talk to an objective."""
 import numpy as np
 from mxnet import nd
 
 from . import metrics
+from .losses import SoftTargetCrossEntropy, make_multilabel_loss
 
 
 class SingleLabel:
@@ -14,7 +15,6 @@ class SingleLabel:
     select_metric = "map"          # best checkpoint = highest validation mAP
 
     def __init__(self, n_classes):
-        from .losses import SoftTargetCrossEntropy
         self.n_outputs = n_classes
         self.loss = SoftTargetCrossEntropy()
 
@@ -39,9 +39,10 @@ class MultiLabel:
     kind = "multi"
     select_metric = "mf2"          # mean F2 with thresholds searched on validation
 
-    def __init__(self, n_labels, loss="bce", label_counts=None, beta=2.0, **loss_params):
-        from .losses import make_multilabel_loss
+    def __init__(self, n_labels, loss="bce", label_counts=None, beta=2.0, min_positive=1, max_positive=5,
+                 **loss_params):
         self.n_outputs, self.beta = n_labels, beta
+        self.bounds = {"min_positive": min_positive, "max_positive": max_positive}
         self.loss = make_multilabel_loss(loss, label_counts=label_counts, **loss_params)
 
     @staticmethod
@@ -52,9 +53,19 @@ class MultiLabel:
         y = (targets > 0.5).astype(np.uint8)
         eps = 1e-7
         p = np.clip(probs, eps, 1 - eps)
-        thresholds, _ = metrics.search_thresholds(probs, y, beta=self.beta)
+        scores = metrics.thresholded_fbeta(probs, y, beta=self.beta, **self.bounds)
         return {
             "loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
-            "mf2_fixed": metrics.mean_fbeta(y, metrics.apply_thresholds(probs, np.full(y.shape[1], 0.5)), self.beta),
-            "mf2": metrics.mean_fbeta(y, metrics.apply_thresholds(probs, thresholds), self.beta),
+            "mf2_fixed": scores["mean_fixed"],
+            "mf2": scores["mean"],
         }
+
+
+OBJECTIVES = {cls.kind: cls for cls in (SingleLabel, MultiLabel)}
+
+
+def objective_class(kind):
+    """The objective a run record names (``best.json``'s ``problem``)."""
+    if kind not in OBJECTIVES:
+        raise ValueError(f"unknown objective {kind!r}; known: {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[kind]

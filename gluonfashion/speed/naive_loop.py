@@ -26,6 +26,18 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+
+from mxnet import autograd, gluon, nd
+
+from ..data.dataset import ImageDataset
+from ..data.images import decode_image
+from ..devices import resolve_devices
+from ..engine import make_trainer
+from ..models import build_model
+from ..objectives import SingleLabel
+from ..transforms import build_eval_transform, build_train_transform
+from .measuring import N_OUTPUTS, Stopwatch, one_hot_targets, tree_cpu_seconds
 
 PREFIX = "@naive "
 
@@ -52,7 +64,7 @@ class NaiveProcess:
         self._spec.close()
         self._stderr = tempfile.TemporaryFile("w+")
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads))
-        self.process = subprocess.Popen([sys.executable, "-m", "gluonfashion.naive", self._spec.name],
+        self.process = subprocess.Popen([sys.executable, "-m", "gluonfashion.speed.naive_loop", self._spec.name],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                         text=True, env=env, bufsize=1)
         self.pid = self.process.pid
@@ -97,15 +109,6 @@ class NaiveProcess:
 
 class _Naive:
     def __init__(self, spec):
-        from mxnet import gluon
-
-        from .bench import N_OUTPUTS, one_hot_targets
-        from .data.dataset import ImageDataset
-        from .devices import resolve_devices
-        from .engine import make_trainer
-        from .models import build_model
-        from .problems import SingleLabel
-        from .transforms import build_eval_transform, build_train_transform
         cfg = self.cfg = dict(spec["cfg"], pretrained=False, allow_random_init=True, amp="none")
         self.ctx = resolve_devices(cfg["devices"])[0]
         self.warmup, self.batches = spec["warmup"], spec["batches"]
@@ -123,9 +126,6 @@ class _Naive:
         self.ten_crop = build_eval_transform(cfg, "ten_crop")
 
     def train(self):
-        from mxnet import autograd
-
-        from .bench import Stopwatch
         timed = Stopwatch(self.loader, self.warmup, self.batches)
         total, correct, seen = 0.0, 0, 0
         for x, y in timed:
@@ -141,12 +141,6 @@ class _Naive:
         return timed.result()
 
     def predict(self):
-        import time
-
-        from mxnet import nd
-
-        from .bench import tree_cpu_seconds
-        from .data.images import decode_image
         paths = self.predict_images[:self.warmup + self.predict_per_round]
         for k, path in enumerate(paths):
             if k == self.warmup:

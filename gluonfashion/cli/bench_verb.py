@@ -1,0 +1,33 @@
+"""``bench``: training and prediction images/s against the machine's compute bound."""
+import argparse
+
+from ..bench import TTA_MODES, run_bench
+from .common import add_config_args, load
+
+
+def register(verbs):
+    p = verbs.add_parser("bench", help="measure training/prediction images/s against the compute bound")
+    add_config_args(p)
+    p.add_argument("--batches", type=int, default=20, help="timed batches per segment (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed batches before each segment (default 3)")
+    p.add_argument("--repeat", type=int, default=5,
+                   help="rounds of (bound, end to end) segments; ratios are medians over rounds (default 5)")
+    p.add_argument("--images", help="folder of JPEGs to read (default: the config task's images)")
+    p.add_argument("--tta", nargs="+", choices=TTA_MODES, default=list(TTA_MODES),
+                   help="TTA modes to measure (default: all)")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=False,
+                   help="also measure the naive loop (MXNet's default threads, a host sync every batch, "
+                        "one image at a time ten-crop prediction) in its own process, and print the "
+                        "kit's speed-up over it (default: off; it adds about half the bench's time)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args):
+    if not args.config:
+        # Without a task file the defaults name no task, and the model, image size and
+        # loader settings being measured would be nobody's: ask for one.
+        raise ValueError("bench needs --config: the task YAML whose model, image size, batch and loader "
+                         "settings (and images) to measure, e.g. gluonfashion bench --config "
+                         "configs/fashionai/skirt_length_labels.yaml --profile demo")
+    cfg = load(args)
+    run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat, baseline=args.baseline)

@@ -1,0 +1,26 @@
+"""Task families by name, the way GluonCV's ``get_model`` maps a name to a builder.
+
+A config's ``family`` picks one; everything family-specific (file formats, objective,
+submission format, competition metric, ensemble outputs, demo data) is reached
+through it. Adding a family means adding its module and one entry below.
+"""
+from .base import EvalSet, Family
+from .fashionai import FashionAI
+from .jd import JDStyles
+
+FAMILIES = {family.name: family for family in (FashionAI(), JDStyles())}
+
+
+def get_family(name):
+    """The family called ``name``; an unknown name is refused with the known ones."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown task family {name!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def family_of(cfg):
+    """The family of a config (or of a run's saved config)."""
+    return get_family(cfg["family"])
+
+
+__all__ = ["EvalSet", "FAMILIES", "Family", "family_of", "get_family"]
