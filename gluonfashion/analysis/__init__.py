@@ -74,7 +74,7 @@ def _enable_inline_figures(dpi):
     """Show figures inline in Jupyter. Importing the kit selects the Agg backend (it
     writes PNGs during training), so the inline backend is switched back on here."""
     import matplotlib
-    from . import plots  # noqa: F401  (its matplotlib.use("Agg") must run first)
+    from .. import plots  # noqa: F401  (its matplotlib.use("Agg") must run first)
     try:
         from IPython import get_ipython
         shell = get_ipython()
@@ -87,14 +87,14 @@ def _enable_inline_figures(dpi):
 
 def ensure_fashionai_demo(root, fast=False):
     """Generate the FashionAI demo data into ``root`` unless it is there and current."""
-    from .data.demo_data import ensure_demo
+    from ..data.demo_data import ensure_demo
     ensure_demo("fashionai", root, progress=False, **(FAST_FASHIONAI if fast else {}))
     return root
 
 
 def ensure_jd_demo(root, fast=False):
     """Generate the JD demo data into ``root`` unless it is there and current."""
-    from .data.demo_data import ensure_demo
+    from ..data.demo_data import ensure_demo
     ensure_demo("jd", root, progress=False, **(FAST_JD if fast else {}))
     return root
 
@@ -242,7 +242,7 @@ def image_grid(images, titles=None, ncols=8, size=1.5, title_size=7, suptitle=No
     ``None`` leaves a cell empty (e.g. to keep one row per task). ``row_labels`` are
     written left of each row."""
     plt = _plt()
-    from .data.images import decode_image
+    from ..data.images import decode_image
     images = [decode_image(im) if isinstance(im, str) else im for im in images]
     ncols = max(1, min(ncols, len(images)))
     nrows = max(1, -(-len(images) // ncols))
@@ -424,9 +424,9 @@ class ValPredictions:
 def load_val_predictions(run_dir):
     """``ValPredictions`` of a finished FashionAI run (written at the end of ``train``)."""
     import csv
-    from . import checkpoint
-    from .data.fashionai import csv_root, read_predictions
-    from .workflows.fashionai import label_files
+    from .. import checkpoint
+    from ..data.fashionai import csv_root, read_predictions
+    from ..workflows.fashionai import label_files
     record = checkpoint.load_json(os.path.join(run_dir, "best.json"))
     with open(os.path.join(run_dir, "val_truth.csv"), newline="", encoding="utf-8") as f:
         truth = [row for row in csv.reader(f) if row]
@@ -590,11 +590,11 @@ def compare_hybridize(cfg, batch_size=4, batches=5, warmup=2, repeat=2):
     pandas table, one row per mode, plus the speed-up.
     """
     import pandas as pd
-    from .bench import N_OUTPUTS, memory_batch, predict_rate, repeat_batch, train_rate
-    from .devices import resolve_devices
-    from .engine import make_trainer
-    from .models import build_model, hybridize
-    from .problems import SingleLabel
+    from ..bench import N_OUTPUTS, memory_batch, predict_rate, repeat_batch, train_rate
+    from ..devices import resolve_devices
+    from ..engine import make_trainer
+    from ..models import build_model, hybridize
+    from ..problems import SingleLabel
     cfg = {**cfg, "batch_size": batch_size, "pretrained": False, "allow_random_init": True}
     ctx = resolve_devices(cfg["devices"])[:1]
     batch = memory_batch(cfg, batch_size)
@@ -640,7 +640,7 @@ def _comparable_config(cfg):
 
 
 def _workflow(family):
-    from .workflows import fashionai, jd
+    from ..workflows import fashionai, jd
     return jd if family == "jd" else fashionai
 
 
@@ -648,8 +648,8 @@ def finished_run(cfg):
     """True when ``cfg``'s run folder holds a run trained to the end with the same
     settings (runtime keys aside): all epochs done, validation predictions written and,
     with ``swa_epochs``, the SWA weights saved."""
-    from . import checkpoint
-    from .config import output_dir
+    from .. import checkpoint
+    from ..config import output_dir
     run_dir = output_dir(cfg)
     needed = ["best.json", "state.json"] + (["val_probs.csv"] if cfg["val_fraction"] or cfg["folds"] else [])
     needed += ["swa.params"] if cfg["swa_epochs"] else []
@@ -676,7 +676,7 @@ def train_or_reuse(cfg, predict=True, log=print):
     run's ``test_probs.csv``, needed by ensembles), unless an up-to-date one exists;
     the submission-style files go to ``<run_dir>/predictions``, not ``submission/``.
     """
-    from .config import output_dir
+    from ..config import output_dir
     workflow = _workflow(cfg["family"])
     run_dir = output_dir(cfg)
     reused = finished_run(cfg)
@@ -701,14 +701,14 @@ class EvalSet:
 
 
 def _run_record(run_dir):
-    from . import checkpoint
+    from .. import checkpoint
     return checkpoint.load_json(os.path.join(run_dir, "best.json"))
 
 
 def fashionai_test_set(cfg):
     """The test images of ``cfg``'s task with their answers (``answers_file``), in
     question-file order; ``None`` when the config names no answers file or it is absent."""
-    from .data.fashionai import read_question_file
+    from ..data.fashionai import read_question_file
     answers = cfg.get("answers_file") and os.path.join(cfg["data_root"], cfg["answers_file"])
     if not answers or not os.path.exists(answers):
         return None
@@ -721,15 +721,15 @@ def fashionai_test_set(cfg):
 def _answer_labels(answers_path):
     """``{(rel_path, task): index of the y value}`` of a FashionAI answers file (checked
     like a label file; only the keys are used, so the file may sit anywhere)."""
-    from .data.fashionai import read_label_file
+    from ..data.fashionai import read_label_file
     return {(r.rel_path, r.task): r.label for r in read_label_file(answers_path)}
 
 
 def jd_test_set(cfg):
     """JD test images with their answers (``answers_file``), in ``test.txt`` order;
     ``None`` without answers."""
-    from .data.jd import read_jd_answers, read_jd_test
-    from .workflows.jd import image_paths
+    from ..data.jd import read_jd_answers, read_jd_test
+    from ..workflows.jd import image_paths
     answers = cfg.get("answers_file") and os.path.join(cfg["data_root"], cfg["answers_file"])
     if not answers or not os.path.exists(answers):
         return None
@@ -742,8 +742,8 @@ def jd_test_set(cfg):
 def run_eval_sets(run_dir):
     """``{"val": EvalSet, "test": EvalSet}`` of a finished run: its validation images
     (the saved split) and, when the data has answers, the test images."""
-    from .data.jd import read_jd_answers
-    from .workflows.jd import image_paths
+    from ..data.jd import read_jd_answers
+    from ..workflows.jd import image_paths
     record = _run_record(run_dir)
     cfg = record["config"]
     if record["problem"] == "single":
@@ -759,10 +759,10 @@ def predict_images(run_dir, images, tta=None, which=None):
     """Probabilities ``(N, C)`` of a run for image paths, with test-time augmentation
     ``tta`` (``none``, ``flip``, ``ten_crop``; default the run's) and weights ``which``
     (``best``, ``swa``, ``last``; default the run's ``predict_weights``)."""
-    from .predict import predict_probs
-    from .problems import MultiLabel, SingleLabel
-    from .runs import load_run
-    from .transforms import build_eval_transform
+    from ..predict import predict_probs
+    from ..problems import MultiLabel, SingleLabel
+    from ..runs import load_run
+    from ..transforms import build_eval_transform
     net, cfg, record, ctx = load_run(run_dir, which, log=lambda *a: None)
     transform = build_eval_transform(cfg, tta or cfg["tta"])
     activation = SingleLabel.activation if record["problem"] == "single" else MultiLabel.activation
@@ -778,7 +778,7 @@ def score_predictions(val_probs, val_truth, test_probs=None, test_truth=None, mi
     JD workflow does, so the validation mean F2 is optimistic; the test mean F2 uses
     those thresholds (and 1..5 styles per image), plus a fixed 0.5 for comparison.
     """
-    from . import metrics
+    from .. import metrics
     val_truth = np.asarray(val_truth)
     sets = [("val", val_probs, val_truth)] + ([("test", test_probs, np.asarray(test_truth))]
                                             if test_probs is not None else [])
@@ -800,7 +800,7 @@ def evaluate_run(run_dir, tta=None, which=None):
     """Predict a run's validation and test images with ``tta`` and weights ``which``
     (see ``predict_images``) and score them (``score_predictions``); also returns the
     number of crops per image (the prediction cost relative to no TTA)."""
-    from .transforms import EvalTransform
+    from ..transforms import EvalTransform
     sets = run_eval_sets(run_dir)
     cfg = _run_record(run_dir)["config"]
     probs = {name: predict_images(run_dir, s.images, tta, which) for name, s in sets.items()}
@@ -815,8 +815,8 @@ def score_test_probs(run_dir, probs_path=None, thresholds_path=None):
     the answers named by the run's config: FashionAI ``{"test AP", "test accuracy"}``
     (mean over the tasks in the file), JD ``{"test mean F2"}`` with the thresholds of
     ``thresholds_path`` (default: the run's ``thresholds.json``)."""
-    from . import metrics
-    from .data.fashionai import read_predictions
+    from .. import metrics
+    from ..data.fashionai import read_predictions
     record = _run_record(run_dir)
     cfg = record["config"]
     probs_path = probs_path or os.path.join(run_dir, "test_probs.csv")
@@ -831,7 +831,7 @@ def score_test_probs(run_dir, probs_path=None, thresholds_path=None):
         aps = [metrics.fashionai_ap(np.stack(p), np.array(t)) for p, t in per_task.values()]
         accs = [metrics.basic_precision(np.stack(p), np.array(t)) for p, t in per_task.values()]
         return {"test AP": float(np.mean(aps)), "test accuracy": float(np.mean(accs))}
-    from .workflows.jd import evaluate
+    from ..workflows.jd import evaluate
     result = evaluate(probs_path, answers, thresholds_path or os.path.join(run_dir, "thresholds.json"),
                       cfg["min_positive"], cfg["max_positive"])
     return {"test mean F2": float(np.mean(result["f2_tuned"]))}
@@ -852,7 +852,7 @@ def compare_ensembles(run_dirs, methods=("mean", "vote", "weighted", "topn"), ou
     Returns ``(table, reports)``.
     """
     import pandas as pd
-    from .workflows.ensemble import run_ensemble
+    from ..workflows.ensemble import run_ensemble
     reports = {method: run_ensemble(list(run_dirs), method=method, out_dir=os.path.join(out_root, method),
                                     top_n=top_n, corr_threshold=corr_threshold, log=lambda *a: None, **options)
                for method in methods}
@@ -881,7 +881,7 @@ def plot_val_curves(runs, metric="val_map", title=None):
     """Validation ``metric`` per epoch of several runs (``{name: run_dir}``), from their
     ``metrics.csv``; a run with SWA adds its averaged model as a star after the last epoch."""
     import pandas as pd
-    from . import checkpoint
+    from .. import checkpoint
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for i, (name, run_dir) in enumerate(runs.items()):
@@ -913,9 +913,9 @@ def augmentation_examples(images, cfg=None, seed=0):
     last is the config's complete training transform; each random step draws from a
     generator seeded by ``(seed, row)``, so the figure is reproducible.
     """
-    from .config import DEFAULTS
-    from .data.images import decode_image
-    from .transforms import augmentation_gallery, build_eval_transform
+    from ..config import DEFAULTS
+    from ..data.images import decode_image
+    from ..transforms import augmentation_gallery, build_eval_transform
     cfg = {**DEFAULTS, **(cfg or {})}
     steps = augmentation_gallery(cfg)
     to_input = build_eval_transform(cfg, "none")
@@ -947,7 +947,7 @@ def multilabel_loss_terms(probs, targets, label_counts, losses=("bce", "wbce", "
     """
     import pandas as pd
     from mxnet import nd
-    from .losses import make_multilabel_loss
+    from ..losses import make_multilabel_loss
     probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-6, 1 - 1e-6)
     targets = np.asarray(targets, dtype=np.float32)
     logits = nd.array(np.log(probs / (1 - probs))[None, :])
@@ -966,7 +966,7 @@ def precision_recall_table(probs, y_true, thresholds):
     """One label's precision, recall, F1 and F2 when predicting ``prob >= t``, per
     threshold ``t``: why a lower threshold suits F2 (recall counts 4x as much as precision)."""
     import pandas as pd
-    from . import metrics
+    from .. import metrics
     probs, y_true = np.asarray(probs, dtype=float).ravel(), np.asarray(y_true).astype(int).ravel()
     rows = []
     for t in thresholds:
@@ -983,7 +983,7 @@ def fbeta_curves(probs, y_true, thresholds=None, beta=2.0):
     """``(thresholds, scores)``: F-beta of every label (columns of ``scores``) when
     predicting ``prob >= t``, for each threshold ``t`` (rows), without the 1..5
     per-image rule (as ``metrics.search_thresholds`` scores them)."""
-    from . import metrics
+    from .. import metrics
     thresholds = np.linspace(0.01, 0.99, 99) if thresholds is None else np.asarray(thresholds)
     y_true = np.asarray(y_true).astype(int)
     scores = np.stack([metrics.fbeta_per_label(y_true, (np.asarray(probs) >= t).astype(int), beta)
@@ -1002,7 +1002,7 @@ def plot_fbeta_curves(probs, y_true, names, labels, searched=None, beta=2.0):
     for j in labels:
         line, = ax.plot(thresholds, scores[:, j], label=f"{names[j]} ({int(counts[j])} positives)")
         if searched is not None:
-            from . import metrics
+            from .. import metrics
             value = metrics.fbeta_per_label(np.asarray(y_true)[:, [j]].astype(int),
                                             (np.asarray(probs)[:, [j]] >= searched[j]).astype(int), beta)[0]
             ax.plot([searched[j]], [value], marker="o", color=line.get_color())
