@@ -365,6 +365,31 @@ def thresholded_fbeta(probs, y_true, thresholds=None, min_positive=1, max_positi
             "per_label_fixed": fixed, "mean_fixed": float(fixed.mean())}
 
 
+def score_sets(val_probs, val_truth, test_probs=None, test_truth=None, min_positive=1, max_positive=5):
+    """The competition metrics of validation (and test) probabilities, as a dict.
+
+    Single-label (``truth`` of shape ``(N,)``): ``fashionai_ap`` and ``basic_precision``
+    of each set. Multi-label (``(N, L)``): ``thresholded_fbeta`` with per-label
+    thresholds searched on validation (so the validation mean F2 is optimistic) and
+    applied to test, plus a fixed 0.5 for comparison.
+    """
+    val_truth = np.asarray(val_truth)
+    sets = [("val", val_probs, val_truth)] + ([("test", test_probs, np.asarray(test_truth))]
+                                            if test_probs is not None else [])
+    out = {}
+    if val_truth.ndim == 1:
+        for name, probs, truth in sets:
+            out[f"{name} AP"] = fashionai_ap(probs, truth)
+            out[f"{name} accuracy"] = basic_precision(probs, truth)
+        return out
+    thresholds = None          # searched on validation, the first set
+    for name, probs, truth in sets:
+        scores = thresholded_fbeta(probs, truth, thresholds, min_positive, max_positive)
+        thresholds = scores["thresholds"]
+        out[f"{name} mean F2"], out[f"{name} mean F2 @0.5"] = scores["mean"], scores["mean_fixed"]
+    return out
+
+
 def topk_recall(scores, y_true, k):
     """Attribute top-k recall (DeepFashion protocol).
 

@@ -1,4 +1,4 @@
-"""Figures people would rather look at than read."""
+"""A run's training curves (``curves.png``): loss, validation metrics and learning rate per epoch."""
 import os
 
 # Figures are drawn on an Agg canvas directly: importing this module must not switch

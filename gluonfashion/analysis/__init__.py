@@ -12,7 +12,7 @@ and tests call ``analysis.<name>``:
   saved validation predictions;
 * ``activation_maps``: class activation maps (CAM, Grad-CAM) and their overlays;
 * ``speed``: imperative vs hybridized images/s of a network;
-* ``runs``: runs a notebook trains or reuses, and their scores with TTA, weights and ensembles.
+* ``trained_runs``: runs a notebook trains or reuses, and their scores with TTA, weights and ensembles.
 
 Everything returns numpy arrays, pandas tables or matplotlib figures, so the same
 functions work in a notebook, a script or a test.
@@ -28,7 +28,7 @@ from .metrics_explained import ap_table, fbeta_curves, multilabel_loss_terms, pr
 from .notebook import (DEMO_FASHIONAI_ROOT, DEMO_JD_ROOT, FAST_DIR_ENV, FAST_ENV, FAST_FASHIONAI,  # noqa: F401
                        FAST_JD, FAST_OVERRIDES, NotebookEnv, ensure_fashionai_demo, ensure_jd_demo,
                        find_repo_root, is_fast_mode, notebook_setup)
-from .runs import (RUNTIME_KEYS, EvalSet, compare_ensembles, evaluate_run, fashionai_test_set,  # noqa: F401
-                   finished_run, jd_test_set, predict_images, run_eval_sets, score_predictions,
-                   score_test_probs, train_or_reuse)
+from .trained_runs import (RUNTIME_KEYS, EvalSet, compare_ensembles, evaluate_run, finished_run,  # noqa: F401
+                           predict_images, run_eval_sets, score_predictions, score_test_probs, test_set,
+                           train_or_reuse)
 from .speed import compare_hybridize  # noqa: F401

@@ -1,15 +1,11 @@
 """Which images a model gets wrong: confusion matrix, top confusions, most confident
 mistakes, and a run's saved validation predictions to study them on."""
-import csv
-import os
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from .. import checkpoint
-from ..data.fashionai import csv_root, read_predictions
-from ..workflows.fashionai import label_files
+from ..families import family_of
+from ..families.fashionai import ValPredictions  # noqa: F401  (re-exported: what load_val_predictions returns)
+from ..run_folder import RunFolder
 
 
 def confusion_matrix(labels, preds, n_classes=None):
@@ -45,36 +41,8 @@ def most_confident_mistakes(probs, labels, k=None):
     return order if k is None else order[:k]
 
 
-@dataclass
-class ValPredictions:
-    """A run's saved validation predictions (``val_probs.csv``) with their truth."""
-    images: list        # absolute image paths
-    rel_paths: list     # as in the label file
-    ynm: list           # label strings (``m`` marks kept)
-    probs: np.ndarray   # (N, C), with the run's test-time augmentation
-    labels: np.ndarray  # (N,) index of the ``y`` value
-    classes: list       # value names
-
-    @property
-    def preds(self):
-        return self.probs.argmax(axis=1)
-
-
 def load_val_predictions(run_dir):
-    """``ValPredictions`` of a finished FashionAI run (written at the end of ``train``)."""
-    record = checkpoint.load_json(os.path.join(run_dir, "best.json"))
-    with open(os.path.join(run_dir, "val_truth.csv"), newline="", encoding="utf-8") as f:
-        truth = [row for row in csv.reader(f) if row]
-    preds = read_predictions(os.path.join(run_dir, "val_probs.csv"))
-    if [(r[0], r[1]) for r in truth] != [(p[0], p[1]) for p in preds]:
-        raise ValueError(f"{run_dir}: val_probs.csv and val_truth.csv list different images")
-    roots = [csv_root(p) for p in label_files(record["config"])]
-
-    def locate(rel):   # image paths are relative to the root of the label file they came from
-        found = [os.path.join(r, rel) for r in roots if os.path.exists(os.path.join(r, rel))]
-        return found[0] if found else os.path.join(roots[0], rel)
-
-    ynm = [r[2] for r in truth]
-    return ValPredictions([locate(r[0]) for r in truth], [r[0] for r in truth], ynm,
-                          np.stack([p[2] for p in preds]), np.array([s.index("y") for s in ynm]),
-                          list(record["classes"]))
+    """``ValPredictions`` (images, label strings, probabilities, truth) of a finished
+    FashionAI run, written at the end of ``train``."""
+    run = RunFolder(run_dir)
+    return family_of(run.config()).read_val_predictions(run)

@@ -59,11 +59,9 @@ class NotebookEnv:
 
 
 def _enable_inline_figures(dpi):
-    """Show figures inline in Jupyter. Importing the kit selects the Agg backend (it
-    writes PNGs during training), so the inline backend is switched back on here."""
-    # deferred, in this order: plots loads before matplotlib; IPython exists only in notebooks
+    """Show figures inline in Jupyter, at ``dpi``."""
+    # deferred: IPython exists only in notebooks, and matplotlib is needed only for figures
     import matplotlib
-    from .. import plots  # noqa: F401  (its matplotlib.use("Agg") must run first)
     try:
         from IPython import get_ipython
         shell = get_ipython()

@@ -2,11 +2,12 @@
 vs hybridized."""
 import pandas as pd
 
-from ..bench import N_OUTPUTS, memory_batch, predict_rate, repeat_batch, train_rate
+from ..speed.bench import predict_rate, train_rate
+from ..speed.measuring import N_OUTPUTS, memory_batch, repeat_batch
 from ..devices import resolve_devices
 from ..engine import make_trainer
 from ..models import build_model, hybridize
-from ..problems import SingleLabel
+from ..objectives import SingleLabel
 
 
 def compare_hybridize(cfg, batch_size=4, batches=5, warmup=2, repeat=2):

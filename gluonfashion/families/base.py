@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import metrics
 from ..data.demo_data import ensure_demo
 from ..data.images import check_images
 from ..engine import fit_network
@@ -81,12 +82,18 @@ class Family:
 
     def score(self, val_probs, val_truth, test_probs=None, test_truth=None, cfg=None):
         """The family's competition metrics of validation (and test) probabilities,
-        as ``{"val <metric>": ..., "test <metric>": ...}``."""
-        raise NotImplementedError
+        as ``{"val <metric>": ..., "test <metric>": ...}`` (``metrics.score_sets``)."""
+        return metrics.score_sets(val_probs, val_truth, test_probs, test_truth)
 
     def eval_sets(self, run):
         """``{"val": EvalSet, "test": EvalSet}`` of a finished run (test only when the
         data has answers)."""
+        raise NotImplementedError
+
+    test_metric = None   # the key of ``test_score`` after "test ", e.g. "AP"
+
+    def ensemble_test_score(self, report):
+        """The test metric of an ensemble's outputs (``ensembling.workflow.run_ensemble``'s report)."""
         raise NotImplementedError
 
     def test_score(self, run, probs_path=None, thresholds_path=None):

@@ -168,16 +168,6 @@ class FashionAI(Family):
             task="x", profile=cfg["profile"], model="")))
         return format_table(evaluate_submission(predictions, answers), runs_dir)
 
-    def score(self, val_probs, val_truth, test_probs=None, test_truth=None, cfg=None):
-        """AP and accuracy of the validation (and test) set."""
-        sets = [("val", val_probs, val_truth)] + ([("test", test_probs, test_truth)]
-                                                if test_probs is not None else [])
-        out = {}
-        for name, probs, truth in sets:
-            out[f"{name} AP"] = metrics.fashionai_ap(probs, np.asarray(truth))
-            out[f"{name} accuracy"] = metrics.basic_precision(probs, np.asarray(truth))
-        return out
-
     def read_val_predictions(self, run):
         """``ValPredictions`` of a finished run (written at the end of ``train``)."""
         record = run.record()
@@ -212,6 +202,14 @@ class FashionAI(Family):
         val = self.read_val_predictions(run)
         sets = {"val": EvalSet(val.images, val.labels, val.rel_paths), "test": self.test_set(run.config())}
         return {name: s for name, s in sets.items() if s is not None}
+
+    test_metric = "AP"
+
+    def ensemble_test_score(self, report):
+        """Mean test AP over the ensembled tasks (answers from each task's first run)."""
+        return float(np.mean([self.test_score(RunFolder(group["models"][0]["runs"][0]),
+                                              os.path.join(report["out_dir"], f"{task}.csv"))["test AP"]
+                              for task, group in report["groups"].items()]))
 
     def test_score(self, run, probs_path=None, thresholds_path=None):
         """``{"test AP", "test accuracy"}``, the mean over the tasks in the file."""

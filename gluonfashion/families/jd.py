@@ -213,15 +213,7 @@ class JDStyles(Family):
         return format_table(self.score_config(cfg, predictions, thresholds, answers))
 
     def score(self, val_probs, val_truth, test_probs=None, test_truth=None, cfg=None):
-        """Mean F2 with per-style thresholds searched on validation (so the validation
-        score is optimistic) and applied to test, plus a fixed 0.5 for comparison."""
-        bounds = _bounds(cfg) if cfg else {}
-        val = metrics.thresholded_fbeta(val_probs, val_truth, **bounds)
-        out = {"val mean F2": val["mean"], "val mean F2 @0.5": val["mean_fixed"]}
-        if test_probs is not None:
-            test = metrics.thresholded_fbeta(test_probs, test_truth, val["thresholds"], **bounds)
-            out.update({"test mean F2": test["mean"], "test mean F2 @0.5": test["mean_fixed"]})
-        return out
+        return metrics.score_sets(val_probs, val_truth, test_probs, test_truth, **(_bounds(cfg) if cfg else {}))
 
     def test_set(self, cfg):
         """Test images with their answers, in ``test.txt`` order; None without answers."""
@@ -238,6 +230,14 @@ class JDStyles(Family):
         ids, y = read_jd_answers(run.file(RunFolder.VAL_TRUTH), n_labels=None)
         sets = {"val": EvalSet(image_paths(cfg, ids), y, list(ids)), "test": self.test_set(cfg)}
         return {name: s for name, s in sets.items() if s is not None}
+
+    test_metric = "mean F2"
+
+    def ensemble_test_score(self, report):
+        """Test mean F2 of the ensemble's probabilities with its own thresholds."""
+        out = report["out_dir"]
+        return self.test_score(RunFolder(report["runs"][0]), os.path.join(out, "jd_test_probs.csv"),
+                               os.path.join(out, RunFolder.THRESHOLDS))["test mean F2"]
 
     def test_score(self, run, probs_path=None, thresholds_path=None):
         """``{"test mean F2"}`` with the run's (or ``thresholds_path``'s) thresholds."""
