@@ -172,7 +172,8 @@ def load_config(path=None, overrides=(), profile=None):
 
 def validate(cfg):
     """Check value ranges that would otherwise fail deep inside training."""
-    choices = {"family": ("fashionai", "jd"), "head": ("dense", "fc_bn"),
+    # ``family`` is checked against the registry (``families.get_family``) where it is used.
+    choices = {"head": ("dense", "fc_bn"),
                "optimizer": ("sgd", "nag", "adam"), "lr_schedule": ("step", "cosine", "cyclic"),
                "cycle_mode": ("triangular", "one_cycle"), "predict_weights": ("best", "swa", "last"),
                "tta": ("none", "flip", "ten_crop"),

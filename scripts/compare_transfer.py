@@ -51,7 +51,7 @@ def run_variant(task, data_root, runs_root, name, overrides, images_seen, extra)
         save_json(timing, {"seconds": time.time() - start})
     seconds = load_json(timing)["seconds"] if os.path.exists(timing) else None
     scores = analysis.score_test_probs(run_dir)
-    n_test = len(analysis.fashionai_test_set(cfg).images)
+    n_test = len(analysis.test_set(cfg).images)
     return {"variant": name, "train_rows": train_rows, "epochs": epochs, "n_test": n_test,
             "test_accuracy": scores["test accuracy"], "test_ap": scores["test AP"],
             "seconds": seconds}

@@ -57,11 +57,13 @@ def test_train_with_predict_writes_what_a_separate_predict_writes(tiny_config, t
     separate = read_predictions(str(tmp_path / "separate" / "bar_length.csv"))
     assert [r[0] for r in separate] == [r[0] for r in in_training]
     np.testing.assert_allclose([r[2] for r in separate], [r[2] for r in in_training], atol=1e-5)
-    from gluonfashion.run_folder import load_run
-    from gluonfashion.families.fashionai import prepare_data, write_val_predictions
-    fresh_net = load_run(run_dir, log=lambda *_: None)
-    data = prepare_data(fresh_net[1], run_dir, progress=False, log=lambda *_: None)
-    val = write_val_predictions(run_dir, data, progress=False, log=lambda *_: None, run=fresh_net)
+    from gluonfashion.families import get_family
+    from gluonfashion.run_folder import RunFolder
+    run = RunFolder(run_dir)
+    fresh_net = run.load(log=lambda *_: None)
+    fashionai = get_family("fashionai")
+    data = fashionai.prepare_data(fresh_net.cfg, run, progress=False, log=lambda *_: None)
+    val = fashionai.after_training(run, data, fresh_net, progress=False, log=lambda *_: None)
     np.testing.assert_allclose(val, [r[2] for r in val_in_training], atol=1e-5)
 
 

@@ -12,7 +12,8 @@ from PIL import Image
 from gluonfashion.cli import main
 from gluonfashion.data.dataset import ImageDataset, PackedDataset, make_loader, make_train_loader
 from gluonfashion.data.images import decode_image, image_size
-from gluonfashion.data.pack import PackReader, StalePackError, pack_prefix, resized, task_images, write_pack
+from gluonfashion.data.pack import PackReader, StalePackError, existing_images, pack_prefix, resized, write_pack
+from gluonfashion.families import family_of
 from gluonfashion.transforms import EvalTransform, TrainTransform, resize_short
 from conftest import Interrupted, interrupt_after_first_epoch
 
@@ -161,7 +162,7 @@ def test_cli_pack_then_a_training_loader_reads_it(tiny_config, tmp_path, capsys)
         meta = json.load(f)
     assert meta["short_side"] == 40 and meta["encoding"] == "jpg" and len(meta["keys"]) == 78
 
-    images = task_images(cfg)[:20]
+    images = existing_images(family_of(cfg).images(cfg), "the test task")[:20]
     dataset, sampler, loader = make_train_loader(cfg, images, np.zeros((20, 3), np.float32))
     assert isinstance(dataset, PackedDataset)
     sampler.set_epoch(1)

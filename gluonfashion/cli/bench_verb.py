@@ -1,7 +1,7 @@
 """``bench``: training and prediction images/s against the machine's compute bound."""
 import argparse
 
-from ..bench import TTA_MODES, run_bench
+from ..speed.bench import TTA_MODES, run_bench
 from .common import add_config_args, load
 
 

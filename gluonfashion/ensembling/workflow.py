@@ -1,7 +1,7 @@
 """``gluonfashion ensemble``: read finished run folders, combine them, write the outputs.
 
 A run folder holds ``val_probs.csv``, ``val_truth.csv``, ``test_probs.csv`` and
-``best.json`` (see the FashionAI and JD workflows). Fold folders of one k-fold run
+``best.json`` (see ``run_folder`` and the families). Fold folders of one k-fold run
 (``<model>/fold0``, ``<model>/fold1``, ...) are one model: their validation rows are
 concatenated (out-of-fold predictions of the whole train set) and their test
 probabilities averaged.

@@ -76,7 +76,8 @@ def _answer_labels(path):
 
 def _require_task(cfg):
     if not cfg["task"]:
-        raise ValueError("config has no task: set `task:` in the YAML or --set task=<name>")
+        raise ValueError("config has no task: pass --config with a task YAML, or set `task:` in it "
+                         "(or --set task=<name>)")
     return cfg["task"]
 
 

@@ -194,7 +194,7 @@ class _Bench:
     def predict(self, tta):
         """``(Pair, batch, crops)`` of prediction with ``tta``."""
         transform = build_eval_transform(self.cfg, tta)
-        per_batch = max(1, self.batch // transform.n_crops)    # as the workflows batch it
+        per_batch = max(1, self.batch // transform.n_crops)    # as the families batch it
         images = self.images[:self.loader_batches * per_batch]
         loader = prediction_loader(images, transform, per_batch, self.cfg["workers"],
                                    **loader_options(self.cfg))
