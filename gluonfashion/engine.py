@@ -1,6 +1,6 @@
 """The training loop: devices, hybridized forward/backward, schedules, validation,
-checkpoints and exact resume. Task-specific parts come from a ``problems`` object.
-Recipes plug in here: staged fine-tuning (``staging``) and weight averaging (``swa``)."""
+checkpoints and exact resume. What is task-specific comes from an ``objectives`` object.
+Recipes plug in here: staged fine-tuning (``staged_finetuning``) and weight averaging (``swa``)."""
 import math
 import time
 
@@ -25,7 +25,7 @@ class RunExistsError(RuntimeError):
 
 
 def make_trainer(cfg, net):
-    """One Trainer over every trainable parameter. Build it before ``staging`` freezes
+    """One Trainer over every trainable parameter. Build it before ``staged_finetuning`` freezes
     the backbone, so its parameter set (and saved-state layout) is the same in every
     stage."""
     params = {k: v for k, v in net.collect_params().items() if v.grad_req != "null"}
@@ -55,7 +55,7 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
                  amp_on=False):
     """One pass over the training loader; returns the mean training loss. ``frozen``:
     only the head trains, on backbone features computed in inference mode; ``amp_on``:
-    the backward pass goes through AMP's loss scaling (``precision``)."""
+    the backward pass goes through AMP's loss scaling (``mixed_precision``)."""
     steps = max(1, math.ceil(n_images / (cfg["batch_size"] * len(ctx))))
     totals = [nd.zeros((1,), ctx=c) for c in ctx]   # accumulated on device: no per-batch sync
     previous, seen = None, 0
@@ -87,17 +87,17 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
     return sum(t.asscalar() for t in totals) / max(seen, 1)
 
 
-def fit(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, log=print):
-    """Train ``problem`` on ``data`` into ``run_dir``; returns the best epoch's record.
+def fit(cfg, data, objective, run_dir, resume=False, fresh=False, progress=True, log=print):
+    """Train ``objective`` on ``data`` into ``run_dir``; returns the best epoch's record.
 
     ``resume`` continues from the last completed epoch (same seed and split give the
     same result as an uninterrupted run); ``fresh`` discards an existing state.
     With ``swa_epochs`` the weight average is finished and saved after the last epoch.
     """
-    return fit_network(cfg, data, problem, run_dir, resume, fresh, progress, log)[0]
+    return fit_network(cfg, data, objective, run_dir, resume, fresh, progress, log)[0]
 
 
-def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress=True, log=print):
+def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progress=True, log=print):
     """``fit``, returning ``(best record, trained network)``: the network (hybridized, its
     graph built) can predict in this process with the run's weights loaded into it
     (``RunFolder(run_dir).load(net=net)``) instead of a new one being built."""
@@ -114,11 +114,11 @@ def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress
     save_config(cfg, run.file(run.CONFIG))
     _seed_epoch(cfg["seed"], -1)
     amp_on = mixed_precision.enable(cfg, ctx)   # before the network is built
-    net = build_model(cfg, problem.n_outputs, ctx, log)
+    net = build_model(cfg, objective.n_outputs, ctx, log)
     if state:
         net.load_parameters(run.file(run.LAST_PARAMS), ctx=ctx)
     hybridize(net)
-    problem.loss.hybridize()
+    objective.loss.hybridize()
     trainer = make_trainer(cfg, net)   # before any freezing: see make_trainer
     mixed_precision.init_trainer(trainer, amp_on)
     if state:
@@ -144,20 +144,20 @@ def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress
         if message:
             log(message)
         t0 = time.time()
-        train_loss = _train_epoch(net, loader, trainer, problem.loss, ctx, cfg, epoch,
+        train_loss = _train_epoch(net, loader, trainer, objective.loss, ctx, cfg, epoch,
                                   len(train_set), progress, frozen, amp_on)
         train_time = time.time() - t0
         row = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch + 1 - 1e-9), "train_loss": train_loss,
                "train_seconds": round(train_time, 2),
                "train_img_per_s": round(len(train_set) / max(train_time, 1e-9), 1)}
-        row.update(_validate(net, data, eval_tf, ctx, problem, cfg, progress))
-        score = row.get(f"val_{problem.select_metric}", -train_loss)
+        row.update(_validate(net, data, eval_tf, ctx, objective, cfg, progress))
+        score = row.get(f"val_{objective.select_metric}", -train_loss)
         history.append(row)
         if best is None or score > best["score"]:
             best = {"score": score, "epoch": epoch + 1, "metrics": row}
             checkpoint.save_params(net, run.file(run.BEST_PARAMS))
             run.write_json(run.BEST_RECORD, {
-                **best, "select_metric": problem.select_metric, "problem": problem.kind,
+                **best, "select_metric": objective.select_metric, "problem": objective.kind,
                 "classes": data.class_names, "config": cfg, "data": data.summary,
                 "weights_source": net.weights_source})
         if swa.averages_epoch(cfg, epoch + 1):
@@ -171,7 +171,7 @@ def fit_network(cfg, data, problem, run_dir, resume=False, fresh=False, progress
             last_save = time.time()
         log(_epoch_line(row))
     if cfg["swa_epochs"]:
-        _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run, best,
+        _finish_swa(averaged, net, loader, sampler, ctx, data, objective, eval_tf, cfg, run, best,
                     progress, log)
     return best, net
 
@@ -188,19 +188,19 @@ def _save_resume_state(run, net, trainer, averaged, history, best, cfg):
     training_curves.plot_curves(history, run.file(run.CURVES), f"{cfg['task']} ({cfg['model']})")
 
 
-def _validate(net, data, eval_tf, ctx, problem, cfg, progress):
+def _validate(net, data, eval_tf, ctx, objective, cfg, progress):
     """Validation metrics as ``{"val_<name>": value}`` (empty without validation images)."""
     if not data.val_images:
         return {}
     # Thread workers: validation runs every epoch, and a new process pool per call (a
     # fork of the whole training process) costs more than decoding a small val set.
-    probs = predict_probs(net, data.val_images, eval_tf, ctx, problem.activation,
+    probs = predict_probs(net, data.val_images, eval_tf, ctx, objective.activation,
                           cfg["batch_size"] * len(ctx), cfg["workers"], "validate", progress,
                           loader="thread")
-    return {f"val_{k}": v for k, v in problem.evaluate(probs, data.val_targets).items()}
+    return {f"val_{k}": v for k, v in objective.evaluate(probs, data.val_targets).items()}
 
 
-def _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg, run, best,
+def _finish_swa(averaged, net, loader, sampler, ctx, data, objective, eval_tf, cfg, run, best,
                 progress, log):
     """Load the average, recompute its BatchNorm statistics on the training data,
     evaluate it and save ``swa.params`` + ``swa.json``; logs SWA vs the best epoch."""
@@ -213,14 +213,14 @@ def _finish_swa(averaged, net, loader, sampler, ctx, data, problem, eval_tf, cfg
     sampler.set_epoch(cfg["epochs"])
     frozen = staged_finetuning.backbone_frozen(cfg, cfg["epochs"] - 1)
     seen = swa.recompute_bn_stats(net, (x for x, _ in loader), ctx, frozen_backbone=frozen)
-    metrics = _validate(net, data, eval_tf, ctx, problem, cfg, progress)
-    key = f"val_{problem.select_metric}"
-    record = {"epochs": averaged.epochs, "metrics": metrics, "select_metric": problem.select_metric,
+    metrics = _validate(net, data, eval_tf, ctx, objective, cfg, progress)
+    key = f"val_{objective.select_metric}"
+    record = {"epochs": averaged.epochs, "metrics": metrics, "select_metric": objective.select_metric,
               "score": metrics.get(key), "bn_samples": seen, "best_epoch": best["epoch"],
               "best_score": best["score"]}
     checkpoint.save_params(net, run.file(run.SWA_PARAMS))
     run.write_json(run.SWA_RECORD, record)
-    versus = (f"{problem.select_metric} {metrics[key]:.4f} vs {best['score']:.4f} (epoch {best['epoch']})"
+    versus = (f"{objective.select_metric} {metrics[key]:.4f} vs {best['score']:.4f} (epoch {best['epoch']})"
               if key in metrics else "no validation data to compare")
     log(f"[swa] SWA vs best epoch: {versus}; averaged epochs {', '.join(map(str, averaged.epochs))}, "
         f"BatchNorm statistics from {seen} training images -> {run.SWA_PARAMS}")

@@ -145,7 +145,7 @@ class RunFolder:
             net.load_parameters(path, ctx=ctx)
         return LoadedRun(net, cfg, record, ctx)
 
-    def predict_images(self, images, tta=None, loaded=None, which=None, desc="predict", progress=True):
+    def predict_images(self, images, tta=None, loaded=None, which=None, *, desc="predict", progress=True):
         """Probabilities ``(N, C)`` of the run for image paths, in order, with its
         test-time augmentation (or ``tta``), batch size and loader options (worker kind,
         ``image_source: pack``). ``loaded``: a ``LoadedRun`` the caller already has."""

@@ -144,7 +144,8 @@ class FashionAI(Family):
         if not rows:
             raise ValueError(f"{rows_file}: no rows for task {task}")
         tta = tta or cfg["tta"]
-        probs = run.predict_images([r.image for r in rows], tta, loaded, f"predict {task} ({tta})", progress)
+        probs = run.predict_images([r.image for r in rows], tta, loaded, desc=f"predict {task} ({tta})",
+                                   progress=progress)
         out_dir = out_dir or cfg["submission_dir"]
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, f"{task}.csv")

@@ -166,7 +166,8 @@ class JDStyles(Family):
         cfg, record = loaded.cfg, loaded.record
         ids, _ = read_jd_test(rows_file or data_path(cfg, "test_file"))
         tta = tta or cfg["tta"]
-        probs = run.predict_images(image_paths(cfg, ids), tta, loaded, f"predict jd ({tta})", progress)
+        probs = run.predict_images(image_paths(cfg, ids), tta, loaded, desc=f"predict jd ({tta})",
+                                   progress=progress)
         saved = run.read_json(RunFolder.THRESHOLDS)
         binary = metrics.apply_thresholds(probs, np.array(saved["thresholds"]), **_bounds(cfg))
         out_dir = out_dir or cfg["submission_dir"]
