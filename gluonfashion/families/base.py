@@ -7,6 +7,7 @@ writes the per-run files ensembles combine. Training itself (``train``) is the s
 for every family: prepare the data, fit, then the family's after-training step and,
 when asked, prediction with the network still in memory.
 """
+import abc
 import csv
 import os
 from dataclasses import dataclass, field
@@ -28,7 +29,9 @@ class EvalSet:
     keys: list = field(default_factory=list)   # the family's row names (paths, ids)
 
 
-class Family:
+class Family(abc.ABC):
+    """A task family; subclasses implement every abstract method (see ``fashionai.py``)."""
+
     name = None                 # the config's ``family`` value
     title = None                # its name in messages
     demo_arguments = {}         # generator keyword -> ``demo-data`` option (argparse dest)
@@ -52,14 +55,17 @@ class Family:
                 self.predict(run.path, progress=progress, log=log, loaded=loaded)
         return run.path, best
 
+    @abc.abstractmethod
     def prepare_data(self, cfg, run, progress=True, log=print):
         """``TrainData`` of ``cfg``: rows read, images checked, the split saved in ``run``."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def objective(self, cfg, data):
         """The ``objectives`` object (loss, activation, validation metrics) to train."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def after_training(self, run, data, loaded, progress=True, log=print):
         """Validation outputs of the prediction weights: ``val_probs.csv`` and
         ``val_truth.csv``, plus whatever prediction needs (e.g. thresholds)."""
@@ -67,6 +73,7 @@ class Family:
 
     # ------------------------------------------------------------ prediction, scoring
 
+    @abc.abstractmethod
     def predict(self, run_dir, out_dir=None, tta=None, weights=None, devices=None, rows_file=None,
                 progress=True, log=print, loaded=None):
         """Predict the rows of ``rows_file`` (default: the config's question/test file)
@@ -76,6 +83,7 @@ class Family:
         Returns the main output path."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def evaluate(self, cfg=None, predictions=None, answers=None, thresholds=None, runs_dir=None):
         """Score a prediction file against answers; returns the table as text."""
         raise NotImplementedError
@@ -85,6 +93,11 @@ class Family:
         as ``{"val <metric>": ..., "test <metric>": ...}`` (``metrics.score_sets``)."""
         return metrics.score_sets(val_probs, val_truth, test_probs, test_truth)
 
+    @abc.abstractmethod
+    @abc.abstractmethod
+    def test_set(self, cfg):
+        """``EvalSet`` of the test rows with their answers; None without an answers file."""
+
     def eval_sets(self, run):
         """``{"val": EvalSet, "test": EvalSet}`` of a finished run (test only when the
         data has answers)."""
@@ -92,10 +105,12 @@ class Family:
 
     test_metric = None   # the key of ``test_score`` after "test ", e.g. "AP"
 
+    @abc.abstractmethod
     def ensemble_test_score(self, report):
         """The test metric of an ensemble's outputs (``ensembling.workflow.run_ensemble``'s report)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def test_score(self, run, probs_path=None, thresholds_path=None):
         """The test metric of a probability file (default: the run's ``test_probs.csv``)
         against the answers the run's config names."""
@@ -103,6 +118,7 @@ class Family:
 
     # ------------------------------------------------------------ data
 
+    @abc.abstractmethod
     def images(self, cfg):
         """Every image a config's task reads (training, validation, question/test), once."""
         raise NotImplementedError
@@ -116,16 +132,19 @@ class Family:
         summary = ensure_demo(self.name, out_dir, force, progress, **options)
         return None if summary is None else self.describe_demo(summary)
 
+    @abc.abstractmethod
     def describe_demo(self, summary):
         raise NotImplementedError
 
     # ------------------------------------------------------------ ensembles
 
+    @abc.abstractmethod
     def reads_probabilities(self, first_line):
         """Whether a probability file whose first line is ``first_line`` is in this
         family's format (for runs without a ``best.json``)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def read_run_predictions(self, run_dir):
         """``dict(task, val_keys, val_probs, truth_keys, val_truth, test_keys, test_probs)``
         of one run, as its files hold them."""
@@ -138,10 +157,12 @@ class Family:
     def default_classes(self, n_columns):
         return [f"value_{i}" for i in range(n_columns)]
 
+    @abc.abstractmethod
     def ensemble_rules(self, cfg):
         """How ensemble members are scored and the ensemble is decided (see ``ensembling``)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def write_ensemble(self, groups, models_by_task, rules, out_dir, question_file, log=print):
         """Write the ensemble's outputs; returns their file names."""
         raise NotImplementedError

@@ -173,10 +173,9 @@ class FashionAI(Family):
     def read_val_predictions(self, run):
         """``ValPredictions`` of a finished run (written at the end of ``train``)."""
         record = run.record()
-        with open(run.file(RunFolder.VAL_TRUTH), newline="", encoding="utf-8") as f:
-            truth = [row for row in csv.reader(f) if row]
+        truth = read_label_file(run.file(RunFolder.VAL_TRUTH))
         preds = read_predictions(run.file(RunFolder.VAL_PROBS))
-        if [(r[0], r[1]) for r in truth] != [(p[0], p[1]) for p in preds]:
+        if [(r.rel_path, r.task) for r in truth] != [(p[0], p[1]) for p in preds]:
             raise ValueError(f"{run.path}: {RunFolder.VAL_PROBS} and {RunFolder.VAL_TRUTH} list different images")
         roots = [csv_root(p) for p in label_files(record["config"])]
 
@@ -184,10 +183,9 @@ class FashionAI(Family):
             found = [os.path.join(r, rel) for r in roots if os.path.exists(os.path.join(r, rel))]
             return found[0] if found else os.path.join(roots[0], rel)
 
-        ynm = [r[2] for r in truth]
-        return ValPredictions([locate(r[0]) for r in truth], [r[0] for r in truth], ynm,
-                              np.stack([p[2] for p in preds]), np.array([s.index("y") for s in ynm]),
-                              list(record["classes"]))
+        return ValPredictions([locate(r.rel_path) for r in truth], [r.rel_path for r in truth],
+                              [r.ynm for r in truth], np.stack([p[2] for p in preds]),
+                              np.array([r.label for r in truth]), list(record["classes"]))
 
     def test_set(self, cfg):
         """The test images of ``cfg``'s task with their answers, in question-file order;
