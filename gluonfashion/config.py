@@ -12,6 +12,7 @@ A run's configuration is one flat dict, built in layers (later wins):
 Unknown keys are rejected so a typo never silently does nothing.
 """
 import copy
+import json
 import os
 
 import yaml
@@ -244,6 +245,23 @@ def _validate_augmentation(cfg):
            and 0 <= hsv[0] <= 180 and 0 <= hsv[1] <= 1
            and 0 <= hsv[2] <= 1, f"hsv_shift must be [hue_deg 0..180, sat_share 0..1, value_share 0..1]; "
                                  f"got {hsv!r}")
+
+
+# Settings that change how a run is executed, not what it learns: two configs that
+# differ only here describe the same run (a resume may change them).
+RUNTIME_KEYS = ("workers", "loader", "devices", "log_interval", "checkpoint_every_s", "download_workers",
+                "submission_dir")
+
+
+def comparable_config(cfg):
+    """``cfg`` without the runtime keys, with tuples as lists (as saved in JSON)."""
+    return json.loads(json.dumps({k: v for k, v in cfg.items() if k not in RUNTIME_KEYS}))
+
+
+def changed_keys(saved, cfg):
+    """Keys whose values differ between a saved config and ``cfg``, runtime keys aside."""
+    a, b = comparable_config(saved), comparable_config(cfg)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 def output_dir(cfg):

@@ -42,17 +42,18 @@ class Family(abc.ABC):
         """Train one run of ``cfg`` into its run folder; returns ``(run_dir, best record)``.
         ``then_predict``: also predict the question/test rows (as ``predict`` with the
         run's defaults), with the network already in memory."""
-        run = RunFolder.of(cfg).create()
-        if fresh:
-            run.clear()
-        data = self.prepare_data(cfg, run, progress, log)
-        best, net = fit_network(cfg, data, self.objective(cfg, data), run.path, resume, fresh, progress, log)
-        if data.val_images or then_predict:
-            loaded = run.load(log=log, net=net)   # the prediction weights, into the trained network
-            if data.val_images:
-                self.after_training(run, data, loaded, progress, log)
-            if then_predict:
-                self.predict(run.path, progress=progress, log=log, loaded=loaded)
+        with RunFolder.of(cfg).lock() as run:   # one training process per folder
+            run.check_owner(cfg)
+            if fresh:
+                run.clear()
+            data = self.prepare_data(cfg, run, progress, log)
+            best, net = fit_network(cfg, data, self.objective(cfg, data), run.path, resume, fresh, progress, log)
+            if data.val_images or then_predict:
+                loaded = run.load(log=log, net=net)   # the prediction weights, into the trained network
+                if data.val_images:
+                    self.after_training(run, data, loaded, progress, log)
+                if then_predict:
+                    self.predict(run.path, progress=progress, log=log, loaded=loaded)
         return run.path, best
 
     @abc.abstractmethod
@@ -197,6 +198,15 @@ def _report_image_problems(problems, path, log):
         log(f"         {image}: {reason}")
     if len(problems) > 10:
         log(f"         ... and {len(problems) - 10} more")
+
+
+def require_images(images, rows_file):
+    """Refuse to start a prediction pass that could not finish: every image must exist."""
+    missing = [p for p in images if not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"{rows_file}: {len(missing)} of {len(images)} rows have no image (e.g. "
+                                f"{', '.join(missing[:3])}); nothing was predicted: restore or download them, "
+                                f"or predict a file without those rows")
 
 
 def data_path(cfg, key):

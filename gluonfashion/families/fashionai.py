@@ -33,7 +33,7 @@ from ..objectives import SingleLabel
 from ..run_folder import RunFolder
 from ..submission import evaluate as evaluate_submission
 from ..submission import merge
-from .base import EvalSet, Family, answers_path, checked_images, data_path, run_file
+from .base import EvalSet, Family, answers_path, checked_images, data_path, require_images, run_file
 
 
 @dataclass
@@ -143,6 +143,7 @@ class FashionAI(Family):
         rows = read_question_file(rows_file, {task})
         if not rows:
             raise ValueError(f"{rows_file}: no rows for task {task}")
+        require_images([r.image for r in rows], rows_file)
         tta = tta or cfg["tta"]
         probs = run.predict_images([r.image for r in rows], tta, loaded, desc=f"predict {task} ({tta})",
                                    progress=progress)

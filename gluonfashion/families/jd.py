@@ -30,7 +30,7 @@ from ..data.train_data import TrainData
 from ..ensembling.rules import ThresholdedRules
 from ..objectives import MultiLabel
 from ..run_folder import RunFolder
-from .base import EvalSet, Family, answers_path, checked_images, data_path, run_file
+from .base import EvalSet, Family, answers_path, checked_images, data_path, require_images, run_file
 
 
 def image_paths(cfg, ids):
@@ -165,6 +165,7 @@ class JDStyles(Family):
         loaded = loaded or run.load(weights, devices=devices, log=log)
         cfg, record = loaded.cfg, loaded.record
         ids, _ = read_jd_test(rows_file or data_path(cfg, "test_file"))
+        require_images(image_paths(cfg, ids), rows_file or data_path(cfg, "test_file"))
         tta = tta or cfg["tta"]
         probs = run.predict_images(image_paths(cfg, ids), tta, loaded, desc=f"predict jd ({tta})",
                                    progress=progress)
