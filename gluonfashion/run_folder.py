@@ -30,10 +30,10 @@ import socket
 import sys
 from typing import NamedTuple
 
-from . import checkpoint
+from . import checkpoint, threads
 from .config import output_dir
 from .data.dataset import loader_options
-from .devices import resolve_devices
+from .devices import describe, resolve_devices
 from .inference import predict_probs
 from .models import build_model, hybridize
 from .objectives import objective_class
@@ -296,6 +296,7 @@ class RunFolder:
             net = build_model(cfg, len(record["classes"]), ctx, log)
             net.load_parameters(path, ctx=ctx)
             hybridize(net)
+            log(f"[load] {path} on {describe(ctx)}; {threads.describe()}")
         else:
             net.load_parameters(path, ctx=ctx)
         return LoadedRun(net, cfg, record, ctx)
