@@ -35,6 +35,7 @@ class Family(abc.ABC):
     name = None                 # the config's ``family`` value
     title = None                # its name in messages
     demo_arguments = {}         # generator keyword -> ``demo-data`` option (argparse dest)
+    ignored_keys = frozenset()  # config keys the family never reads: setting one is an error
 
     # ------------------------------------------------------------ training
 

@@ -87,6 +87,11 @@ class FashionAI(Family):
     title = "FashionAI"
     demo_arguments = {"train_per_value": "train_per_value", "test_per_value": "test_per_value",
                       "image_size": "image_size", "seed": "seed", "tasks": "tasks"}
+    # Single-label tasks: one split, softmax cross-entropy, nothing to download.
+    ignored_keys = frozenset({
+        "folds", "fold", "loss", "wbce_alpha", "focal_gamma", "fn_weight", "rare_frequency", "rare_repeat",
+        "frequent_keep", "min_positive", "max_positive", "train_file", "test_file", "images_dir",
+        "download_workers", "download_deadline_s", "download_max_mb", "download_file_roots"})
 
     # ------------------------------------------------------------ training
 

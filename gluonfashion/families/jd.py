@@ -54,6 +54,7 @@ class JDStyles(Family):
     name = "jd"
     title = "JD"
     demo_arguments = {"n_train": "jd_train", "n_test": "jd_test", "image_size": "image_size", "seed": "seed"}
+    ignored_keys = frozenset({"label_files", "extra_label_files", "question_file", "maybe_share"})
 
     # ------------------------------------------------------------ data
 
