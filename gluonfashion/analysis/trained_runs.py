@@ -17,7 +17,7 @@ from ..transforms import EvalTransform
 # Settings that change how a run is executed, not what it learns: two configs that
 # differ only here describe the same run.
 RUNTIME_KEYS = ("workers", "loader", "devices", "log_interval", "checkpoint_every_s", "download_workers",
-                "submission_dir")
+                "download_deadline_s", "download_max_mb", "download_file_roots", "submission_dir")
 
 
 def _comparable_config(cfg):
