@@ -1,7 +1,6 @@
 """Input files that are odd or hostile: a byte-order mark, image paths leading out of
 the data folder, task names and ids that are paths, and probabilities written with too
 few digits to keep confident rows apart."""
-import csv
 import os
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 
 from gluonfashion.cli import main
 from gluonfashion.data.errors import DataFormatError
-from gluonfashion.data.fashionai import (QuestionRow, format_probs, read_label_file, read_predictions,
+from gluonfashion.data.fashionai import (format_probs, read_label_file, read_predictions,
                                          read_question_file, write_predictions)
 from gluonfashion.data.jd import read_jd_test, read_jd_train
 from gluonfashion.data.paths import file_in, is_inside_path, is_plain_name
