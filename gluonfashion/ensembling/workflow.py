@@ -205,7 +205,9 @@ def _check_folds(name, run_dirs):
 
 
 def load_model(name, run_dirs, family):
-    """One ``Model`` from a run folder, or from the fold folders of one k-fold run."""
+    """One ``Model`` from a run folder, or from the fold folders of one k-fold run;
+    ``family``: a ``families.Family`` or its name."""
+    family = get_family(family) if isinstance(family, str) else family
     _check_folds(name, run_dirs)
     parts = [read_run(d, family) for d in run_dirs]
     first = parts[0]
