@@ -13,6 +13,8 @@
 #   bash benchmark.sh --tasks "skirt_length_labels pant_length_labels"
 #   bash benchmark.sh --ensemble           # also train a second, different model per task
 #                                          # and finish with a mean ensemble of the two
+#   bash benchmark.sh --allow-failed-downloads   # JD: train even when some images could not
+#                                          # be downloaded (default: stop and say so)
 #   MXNET_VARIANT=cu112 bash benchmark.sh  # CUDA 11.2 build of MXNet (default: auto-detect)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,13 +23,15 @@ profile=auto
 family=all
 tasks=""
 ensemble=0
+allow_failed=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --family) family="$2"; shift 2 ;;
     --tasks) tasks="$2"; shift 2 ;;
     --ensemble) ensemble=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --allow-failed-downloads) allow_failed=(--allow-failed); shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -96,7 +100,11 @@ jd() {
   if [[ "$p" == demo ]]; then
     gluonfashion demo-data --family jd --out data/demo
   fi
-  gluonfashion download --config "$cfg" --profile "$p"
+  if ! gluonfashion download --config "$cfg" --profile "$p" "${allow_failed[@]}"; then
+    log "JD: images missing after download (report above); rerun to retry them, or pass" \
+        "--allow-failed-downloads to train without them"
+    exit 1
+  fi
   gluonfashion train --config "$cfg" --profile "$p" --fresh --predict
   if [[ "$p" == demo ]]; then
     gluonfashion evaluate --config "$cfg" --profile "$p"

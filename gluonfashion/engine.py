@@ -1,7 +1,9 @@
 """The training loop: devices, hybridized forward/backward, schedules, validation,
 checkpoints and exact resume. What is task-specific comes from an ``objectives`` object.
 Recipes plug in here: staged fine-tuning (``staged_finetuning``) and weight averaging (``swa``)."""
+import hashlib
 import math
+import os
 import time
 
 import mxnet as mx
@@ -10,7 +12,7 @@ from mxnet import autograd, gluon, nd
 from tqdm import tqdm
 
 from . import checkpoint, mixed_precision, staged_finetuning, swa, threads
-from .config import save_config
+from .config import changed_keys, comparable_config, save_config
 from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
 from .models import build_model, hybridize
@@ -22,6 +24,40 @@ from .transforms import build_eval_transform
 
 class RunExistsError(RuntimeError):
     """The run folder already holds a training state and neither resume nor fresh was asked."""
+
+
+class ResumeMismatch(RuntimeError):
+    """A resume asked with a config or training data that differ from the saved state's."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def data_fingerprint(cfg, data):
+    """A digest of what a run learns from: the training and validation images (relative
+    to ``data_root``), their targets and the class names."""
+    digest = hashlib.sha256()
+    for images, targets in ((data.train_images, data.train_targets), (data.val_images, data.val_targets)):
+        digest.update("\n".join(os.path.relpath(p, cfg["data_root"]) for p in images).encode())
+        digest.update(np.ascontiguousarray(targets, dtype=np.float32).tobytes())
+    digest.update("\n".join(data.class_names).encode())
+    return digest.hexdigest()
+
+
+def _check_resume(state, cfg, data, run_dir):
+    """Refuse to continue a state with settings or data that change the result."""
+    saved = state.get("fingerprint")
+    if saved is None:   # a state of an older version of the kit
+        return
+    changed = changed_keys(saved["config"], cfg)
+    if changed:
+        raise ResumeMismatch(f"{run_dir} was trained with other settings: {', '.join(changed)} changed "
+                             f"(e.g. {changed[0]}: {saved['config'].get(changed[0])!r} -> {cfg.get(changed[0])!r}); "
+                             f"resume with the saved settings, or start over with --fresh")
+    if saved["data"] != data_fingerprint(cfg, data):
+        raise ResumeMismatch(f"{run_dir}: the training data changed since the saved state (other rows, labels "
+                             f"or split); resume with the same data, or start over with --fresh")
 
 
 def make_trainer(cfg, net):
@@ -77,14 +113,30 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
             previous.wait_to_read()   # keep one batch in flight, not the whole epoch
         previous, seen = losses[0], seen + x.shape[0]
         bar.update(x.shape[0])
-        if progress and (i + 1) % cfg["log_interval"] == 0:   # the read syncs: only when shown
-            bar.set_postfix(loss=f"{sum(t.asscalar() for t in totals) / seen:.4f}")
+        if (i + 1) % DIVERGENCE_CHECK_EVERY == 0 or (progress and (i + 1) % cfg["log_interval"] == 0):
+            running = sum(t.asscalar() for t in totals) / seen   # a sync, one batch in flight
+            _check_finite(running, epoch, i)
+            if progress:
+                bar.set_postfix(loss=f"{running:.4f}")
     bar.close()
     # The last batch's backward (which writes the BatchNorm statistics) may still be
     # queued, and a hybridized network's statistics can be read before it runs: settle
     # everything before validation or a checkpoint reads the weights.
     nd.waitall()
-    return sum(t.asscalar() for t in totals) / max(seen, 1)
+    mean = sum(t.asscalar() for t in totals) / max(seen, 1)
+    _check_finite(mean, epoch, None)
+    return mean
+
+
+DIVERGENCE_CHECK_EVERY = 8   # batches between reads of the running loss
+
+
+def _check_finite(loss, epoch, batch):
+    if not math.isfinite(loss):
+        where = f"epoch {epoch + 1}" + (f", by batch {batch + 1}" if batch is not None else "")
+        raise TrainingDiverged(f"the training loss became {loss} ({where}); nothing of this epoch was saved, "
+                               f"the run folder keeps the last good state. Lower lr (or warm up longer), "
+                               f"or look for broken labels or images")
 
 
 def fit(cfg, data, objective, run_dir, resume=False, fresh=False, progress=True, log=print):
@@ -102,27 +154,29 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
     graph built) can predict in this process with the run's weights loaded into it
     (``RunFolder(run_dir).load(net=net)``) instead of a new one being built."""
     run = RunFolder(run_dir).create()
-    state = None
+    state, saved = None, {}
     if fresh:
         run.clear_results()
     elif run.has_state():
         if not resume:
             raise RunExistsError(f"{run_dir} already holds a training state: pass --resume to "
                                  f"continue it or --fresh to start over")
-        state = run.state()
+        state, saved = run.resume_state()
+        _check_resume(state, cfg, data, run_dir)
+    fingerprint = {"config": comparable_config(cfg), "data": data_fingerprint(cfg, data)}
     ctx = resolve_devices(cfg["devices"])
     save_config(cfg, run.file(run.CONFIG))
     _seed_epoch(cfg["seed"], -1)
     amp_on = mixed_precision.enable(cfg, ctx)   # before the network is built
     net = build_model(cfg, objective.n_outputs, ctx, log)
     if state:
-        net.load_parameters(run.file(run.LAST_PARAMS), ctx=ctx)
+        net.load_parameters(saved[run.LAST_PARAMS], ctx=ctx)
     hybridize(net)
     objective.loss.hybridize()
     trainer = make_trainer(cfg, net)   # before any freezing: see make_trainer
     mixed_precision.init_trainer(trainer, amp_on)
     if state:
-        trainer.load_states(run.file(run.LAST_STATES))
+        trainer.load_states(saved[run.LAST_STATES])
 
     train_set, sampler, loader = make_train_loader(cfg, data.train_images, data.train_targets, len(ctx))
     eval_tf = build_eval_transform(cfg, "none")
@@ -130,7 +184,7 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
     history = state["history"] if state else []
     best = state["best"] if state else None
     start = state["epoch"] if state else 0   # epochs completed = next 0-based index
-    averaged = swa.WeightAverage.load(run.file(run.SWA_RUNNING),
+    averaged = swa.WeightAverage.load(saved.get(run.SWA_RUNNING),
                                       state.get("swa_snapshots", []) if state else [])
     log(f"[train] {cfg['task']}: {len(data.train_images)} train / {len(data.val_images)} val images, "
         f"{cfg['model']} ({net.weights_source}) at {cfg['image_size']} px on {describe(ctx)}"
@@ -167,7 +221,7 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
         # as much as training; a resumed run simply redoes the (exactly reproducible)
         # epochs since the last save.
         if epoch + 1 == cfg["epochs"] or time.time() - last_save >= cfg["checkpoint_every_s"]:
-            _save_resume_state(run, net, trainer, averaged, history, best, cfg)
+            _save_resume_state(run, net, trainer, averaged, history, best, cfg, fingerprint)
             last_save = time.time()
         log(_epoch_line(row))
     if cfg["swa_epochs"]:
@@ -176,14 +230,13 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
     return best, net
 
 
-def _save_resume_state(run, net, trainer, averaged, history, best, cfg):
-    """Everything ``--resume`` reads, written together so it is always consistent."""
-    checkpoint.save_params(net, run.file(run.LAST_PARAMS))
-    checkpoint.save_trainer(trainer, run.file(run.LAST_STATES))
+def _save_resume_state(run, net, trainer, averaged, history, best, cfg, fingerprint):
+    """Everything ``--resume`` reads, saved as one unit (``RunFolder.save_resume_state``)."""
+    writers = {run.LAST_PARAMS: net.save_parameters, run.LAST_STATES: trainer.save_states}
     if averaged.count:
-        averaged.save(run.file(run.SWA_RUNNING))
-    run.write_json(run.STATE, {"epoch": history[-1]["epoch"], "history": history, "best": best,
-                               "swa_snapshots": averaged.epochs})
+        writers[run.SWA_RUNNING] = averaged.save
+    run.save_resume_state({"epoch": history[-1]["epoch"], "history": history, "best": best,
+                           "swa_snapshots": averaged.epochs, "fingerprint": fingerprint}, writers)
     from . import training_curves   # matplotlib: loaded by training only, not by predict or evaluate
     training_curves.plot_curves(history, run.file(run.CURVES), f"{cfg['task']} ({cfg['model']})")
 

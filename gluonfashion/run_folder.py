@@ -6,27 +6,58 @@ A run folder holds:
 - ``config.yaml``: the resolved config; ``split.json``: the saved train/val split;
 - ``best.params`` + ``best.json``: weights and record (metrics, epoch, classes, config)
   of the best validation epoch;
-- ``last.params`` + ``last.states`` + ``state.json``: what ``--resume`` continues from
-  (``state.json`` is written last and marks the epoch as complete);
-- ``swa.params`` + ``swa.json`` (+ ``swa_running.params`` while averaging): SWA weights;
+- ``resume-<epoch>/`` (``last.params``, ``last.states``, ``swa_running.params`` while
+  averaging) + ``state.json``: what ``--resume`` continues from, saved as one unit: the
+  files go into a new generation folder first and ``state.json``, written last, names it
+  with the files' checksums (see ``save_resume_state``);
+- ``swa.params`` + ``swa.json``: SWA weights;
 - ``metrics.csv``, ``curves.png``: the training history;
 - ``val_probs.csv``, ``val_truth.csv``: validation probabilities of the prediction
   weights and their truth (inputs of ensembles and error analysis);
 - ``test_probs.csv``, ``predict.json``: the last prediction of the question/test rows;
 - ``thresholds.json``: per-style thresholds (multi-label families);
-- ``image_check.json``, ``image_problems.csv``: the image check's cache and findings.
+- ``image_check.json``, ``image_problems.csv``: the image check's cache and findings;
+- ``.lock``: held by the process training into the folder;
+- ``replaced/``: an earlier run moved aside by ``--fresh``, deleted once the new run has
+  saved its first epoch.
 """
+import contextlib
+import fcntl
 import os
+import shutil
+import signal
+import socket
+import sys
 from typing import NamedTuple
 
-from . import checkpoint
+from . import checkpoint, threads
 from .config import output_dir
 from .data.dataset import loader_options
-from .devices import resolve_devices
+from .devices import describe, resolve_devices
 from .inference import predict_probs
 from .models import build_model, hybridize
 from .objectives import objective_class
 from .transforms import build_eval_transform
+
+
+CRASH_ENV = "GLUONFASHION_CRASH_AT"   # fault injection for tests: "<point>[@<nth time>]"
+_crash_counts = {}
+
+
+def _crash_point(name):
+    """Die here (SIGKILL, as a power cut or the OOM killer would) when the tests ask for it."""
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted:
+        return
+    point, _, nth = wanted.partition("@")
+    if point == name:
+        _crash_counts[name] = _crash_counts.get(name, 0) + 1
+        if _crash_counts[name] == int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process is training into the run folder."""
 
 
 class LoadedRun(NamedTuple):
@@ -48,10 +79,13 @@ class RunFolder:
     TEST_PROBS, PREDICT_RECORD = "test_probs.csv", "predict.json"
     THRESHOLDS = "thresholds.json"
     IMAGE_CHECK, IMAGE_PROBLEMS = "image_check.json", "image_problems.csv"
+    RESUME_PREFIX, LOCK, REPLACED = "resume-", ".lock", "replaced"
 
-    # Everything a training run writes or derives; a fresh start removes all of it so
-    # nothing from an earlier run (SWA weights, thresholds, predictions) passes for new.
-    # The image check's cache stays: it describes the image files, not the run.
+    # Everything a training run writes or derives (and the resume-* generations); a fresh
+    # start moves all of it aside so nothing from an earlier run (SWA weights, thresholds,
+    # predictions) passes for new. The image check's cache stays: it describes the image
+    # files, not the run. (last.params, last.states and swa_running.params sit here only
+    # in run folders of older versions of the kit.)
     RESULTS = (STATE, BEST_PARAMS, BEST_RECORD, LAST_PARAMS, LAST_STATES, SWA_PARAMS, SWA_RECORD,
                SWA_RUNNING, METRICS, CURVES, THRESHOLDS, VAL_PROBS, VAL_TRUTH, TEST_PROBS, PREDICT_RECORD)
 
@@ -76,19 +110,131 @@ class RunFolder:
         os.makedirs(self.path, exist_ok=True)
         return self
 
-    # ---------------------------------------------------------------- clearing
+    # ---------------------------------------------------------------- clearing, owning
+
+    def _results(self):
+        """Names of this folder's results: ``RESULTS`` present and the resume generations."""
+        names = [n for n in self.RESULTS if self.has(n)]
+        return names + sorted(n for n in os.listdir(self.path)
+                              if n.startswith((self.RESUME_PREFIX, f".{self.RESUME_PREFIX}")))
+
+    def _remove(self, name):
+        path = self.file(name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
     def clear_results(self):
-        """Remove every result of an earlier training (the split and caches stay)."""
-        for name in self.RESULTS:
-            if self.has(name):
-                os.remove(self.file(name))
+        """Start over: a completed earlier run (one with a saved state) is moved to
+        ``replaced/`` (deleted once the new run has saved its first epoch, see
+        ``discard_replaced``), the leftovers of an unfinished one are removed. The split
+        and the image check's cache stay."""
+        if not os.path.isdir(self.path):
+            return
+        names = self._results()
+        if self.has_state():
+            aside = self.file(self.REPLACED)
+            if os.path.exists(aside):
+                shutil.rmtree(aside)
+            os.makedirs(aside)
+            for name in names + ([self.SPLIT] if self.has(self.SPLIT) else []):
+                os.replace(self.file(name), os.path.join(aside, name))
+            checkpoint.fsync_dir(self.path)
+        else:
+            for name in names:
+                self._remove(name)
 
     def clear(self):
-        """A fresh start: the results and the saved split."""
+        """A fresh start: the results (see ``clear_results``) and the saved split."""
         self.clear_results()
         if self.has(self.SPLIT):
             os.remove(self.file(self.SPLIT))
+
+    def discard_replaced(self):
+        if self.has(self.REPLACED):
+            shutil.rmtree(self.file(self.REPLACED))
+
+    def check_owner(self, cfg):
+        """Refuse to train ``cfg`` into a folder that holds another task's run (an
+        ``output_dir`` without ``{task}`` would otherwise let tasks overwrite each other)."""
+        if not self.has(self.BEST_RECORD):
+            return
+        saved = self.config()
+        theirs, ours = (saved.get("family"), saved.get("task")), (cfg["family"], cfg["task"])
+        if theirs != ours:
+            raise ValueError(f"{self.path} holds a run of {theirs[1] or theirs[0]}; this config trains "
+                             f"{ours[1] or ours[0]}: give each task its own folder, e.g. "
+                             f"output_dir: runs/{{profile}}/{{task}}")
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the folder for one training process; a second one is refused with the
+        first one's process id and command."""
+        self.create()
+        handle = open(self.file(self.LOCK), "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunFolderBusy(f"{self.path} is in use by {holder}: wait for it to finish, or train "
+                                f"into another output_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv)[:200]})")
+        handle.flush()
+        try:
+            yield self
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    # ---------------------------------------------------------------- the resume state
+
+    def save_resume_state(self, record, writers):
+        """Save what ``--resume`` needs as one unit. ``writers`` (``{file name:
+        write(path)}``) fill a new generation folder ``resume-<epoch>``; its files are
+        flushed to disk and their checksums go into ``state.json`` with ``record``,
+        written last and atomically. Older generations are removed only after that. A
+        kill at any moment leaves the previous complete state or the new one."""
+        generation = f"{self.RESUME_PREFIX}{record['epoch']:05d}"
+        final, tmp = self.file(generation), self.file(f".{generation}.tmp-{os.getpid()}")
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+        os.makedirs(tmp)
+        sums = {}
+        for name, write in writers.items():
+            path = os.path.join(tmp, name)
+            write(path)
+            checkpoint.fsync_file(path)
+            sums[name] = checkpoint.sha256(path)
+            _crash_point(f"wrote {name}")
+        checkpoint.fsync_dir(tmp)
+        if os.path.exists(final):   # left by a save that was killed before its manifest
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        checkpoint.fsync_dir(self.path)
+        _crash_point("generation")
+        self.write_json(self.STATE, {**record, "generation": generation, "files": sums})
+        _crash_point("manifest")
+        for name in self._results():
+            if name.startswith((self.RESUME_PREFIX, f".{self.RESUME_PREFIX}")) and name != generation:
+                self._remove(name)
+        self.discard_replaced()
+
+    def resume_state(self):
+        """``(record, {file name: path})`` of the saved state, its checksums verified."""
+        record = self.state()
+        if "generation" not in record:   # a run folder of an older version of the kit
+            names = (self.LAST_PARAMS, self.LAST_STATES, self.SWA_RUNNING)
+            return record, {n: self.file(n) for n in names if self.has(n)}
+        folder, paths = self.file(record["generation"]), {}
+        for name, digest in record["files"].items():
+            path = os.path.join(folder, name)
+            if not os.path.exists(path) or checkpoint.sha256(path) != digest:
+                raise RuntimeError(f"{path} is missing or changed since {self.file(self.STATE)} was written: "
+                                   f"the resume state is damaged; start over with --fresh")
+            paths[name] = path
+        return record, paths
 
     # ---------------------------------------------------------------- records
 
@@ -118,10 +264,19 @@ class RunFolder:
         given, else the run's ``predict_weights``. Raises when the file is missing (e.g.
         ``swa`` before SWA finished)."""
         which = which or self.config().get("predict_weights", "best")
-        if not self.has(f"{which}.params"):
+        self.weights_file(which)
+        return which
+
+    def weights_file(self, which):
+        """Path of the ``best``, ``swa`` or ``last`` weights."""
+        if which == "last" and self.has_state():
+            path = self.resume_state()[1].get(self.LAST_PARAMS)
+        else:
+            path = self.file(f"{which}.params")
+        if not path or not os.path.exists(path):
             raise FileNotFoundError(f"{self.path}: no {which}.params"
                                     + (" (SWA runs at the end of training)" if which == "swa" else ""))
-        return which
+        return path
 
     # ---------------------------------------------------------------- loading, predicting
 
@@ -133,7 +288,7 @@ class RunFolder:
         (``engine.fit_network``, on the run's devices): the weights are loaded into it,
         instead of a new network being built, initialised and its graph traced again."""
         record = self.record()
-        path = self.file(f"{self.weights_for_prediction(which)}.params")
+        path = self.weights_file(self.weights_for_prediction(which))
         cfg = dict(record["config"])
         cfg["pretrained"] = False     # the weights come from the run, not the zoo
         ctx = resolve_devices(devices or cfg["devices"])
@@ -141,6 +296,7 @@ class RunFolder:
             net = build_model(cfg, len(record["classes"]), ctx, log)
             net.load_parameters(path, ctx=ctx)
             hybridize(net)
+            log(f"[load] {path} on {describe(ctx)}; {threads.describe()}")
         else:
             net.load_parameters(path, ctx=ctx)
         return LoadedRun(net, cfg, record, ctx)

@@ -76,6 +76,9 @@ class WeightAverage:
     @classmethod
     def load(cls, path, epochs):
         """The average saved at ``path`` after the given snapshot ``epochs`` (none: empty)."""
+        if epochs and not path:
+            raise RuntimeError(f"the saved state averaged epochs {epochs} but holds no running average; "
+                               f"start over with --fresh")
         return cls(epochs, nd.load(path) if epochs else None)
 
     def copy_to(self, net):

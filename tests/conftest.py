@@ -62,6 +62,13 @@ def tiny_config(tiny_fashionai, tmp_path):
     ], profile="demo")
 
 
+def saved_file(run_dir, name):
+    """A file of a run's saved resume state (``last.params``, ``last.states``,
+    ``swa_running.params``), wherever its generation folder is."""
+    from gluonfashion.run_folder import RunFolder
+    return RunFolder(str(run_dir)).resume_state()[1][name]
+
+
 class Interrupted(Exception):
     """Raised from a log callback to stop training as an interruption would."""
 

@@ -42,10 +42,10 @@ def test_train_predict_merge_evaluate_verbs(tiny_config, tmp_path, capsys):
     assert [h["epoch"] for h in checkpoint.load_json(os.path.join(run_dir, "state.json"))["history"]] == [1, 2]
     assert main(["train", *common, "--quiet"]) == 2          # existing run, no --resume/--fresh
     assert "--resume" in capsys.readouterr().err
-    # A resume that changes `epochs` is accepted without a word: settings are not yet
-    # compared on resume. The reliability issue (a config fingerprint checked on resume)
-    # changes what this line must expect.
-    assert main(["train", *common, "--resume", "--quiet", "--set", "epochs=3"]) == 0
+    # a resume with settings that change the result is refused, naming what changed
+    assert main(["train", *common, "--resume", "--quiet", "--set", "epochs=3"]) == 2
+    assert "epochs changed (e.g. epochs: 2 -> 3)" in capsys.readouterr().err
+    assert main(["train", *common, "--resume", "--quiet", "--set", "workers=1"]) == 0   # runtime only
     assert main(["predict", *common, "--quiet", "--tta", "ten_crop"]) == 0
     sub_dir = tiny_config["submission_dir"]
     predicted = read_predictions(os.path.join(sub_dir, "bar_length.csv"))

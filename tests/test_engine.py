@@ -12,7 +12,7 @@ from gluonfashion.families import get_family
 from gluonfashion.run_folder import RunFolder
 
 fashionai = get_family("fashionai")
-from conftest import Interrupted, interrupt_after_first_epoch
+from conftest import Interrupted, interrupt_after_first_epoch, saved_file
 
 
 def _quiet(*_):
@@ -21,9 +21,10 @@ def _quiet(*_):
 
 def test_train_predict_merge_beats_chance(tiny_config):
     run_dir, best = fashionai.train(tiny_config, progress=False, log=_quiet)
-    for name in ("best.params", "best.json", "last.params", "last.states", "state.json",
-                 "split.json", "config.yaml", "metrics.csv", "curves.png"):
+    for name in ("best.params", "best.json", "state.json", "split.json", "config.yaml", "metrics.csv", "curves.png"):
         assert os.path.exists(os.path.join(run_dir, name)), name
+    for name in ("last.params", "last.states"):
+        assert os.path.exists(saved_file(run_dir, name)), name
     record = checkpoint.load_json(os.path.join(run_dir, "best.json"))
     assert record["classes"] == ["value_0", "value_1", "value_2"]
     assert record["select_metric"] == "map"
@@ -48,8 +49,8 @@ def test_resume_matches_uninterrupted(tiny_config, tmp_path):
     resumed_dir, _ = fashionai.train(cfg_b, resume=True, progress=False, log=_quiet)
 
     import mxnet as mx
-    a = mx.nd.load(os.path.join(straight_dir, "last.params"))
-    b = mx.nd.load(os.path.join(resumed_dir, "last.params"))
+    a = mx.nd.load(saved_file(straight_dir, "last.params"))
+    b = mx.nd.load(saved_file(resumed_dir, "last.params"))
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_allclose(a[k].asnumpy(), b[k].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=k)
@@ -76,8 +77,8 @@ def test_sparse_checkpoints_resume_from_the_last_save(tiny_config, tmp_path):
     straight_dir, _ = fashionai.train(dict(tiny_config, epochs=2, output_dir=str(tmp_path / "straight")),
                                       progress=False, log=_quiet)
     import mxnet as mx
-    a = mx.nd.load(os.path.join(straight_dir, "last.params"))
-    b = mx.nd.load(os.path.join(resumed_dir, "last.params"))
+    a = mx.nd.load(saved_file(straight_dir, "last.params"))
+    b = mx.nd.load(saved_file(resumed_dir, "last.params"))
     for k in a:
         np.testing.assert_allclose(a[k].asnumpy(), b[k].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=k)
 

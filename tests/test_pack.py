@@ -15,7 +15,7 @@ from gluonfashion.data.images import decode_image, image_size
 from gluonfashion.data.pack import PackReader, StalePackError, existing_images, pack_prefix, resized, write_pack
 from gluonfashion.families import family_of
 from gluonfashion.transforms import EvalTransform, TrainTransform, resize_short
-from conftest import Interrupted, interrupt_after_first_epoch
+from conftest import Interrupted, interrupt_after_first_epoch, saved_file
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_training_from_a_pack_runs_and_resumes_exactly(tiny_config, tmp_path):
         fashionai.train(cfg_b, progress=False, log=interrupt_after_first_epoch)
     run_b, _ = fashionai.train(cfg_b, resume=True, progress=False, log=lambda *_: None)
     import mxnet as mx
-    a, b = mx.nd.load(os.path.join(run_a, "last.params")), mx.nd.load(os.path.join(run_b, "last.params"))
+    a, b = mx.nd.load(saved_file(run_a, "last.params")), mx.nd.load(saved_file(run_b, "last.params"))
     for k in a:
         np.testing.assert_allclose(a[k].asnumpy(), b[k].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=k)
 

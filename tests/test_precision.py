@@ -1,6 +1,5 @@
 """Mixed precision (``amp``): a clear refusal where it cannot run, and a real run where
 it can. AMP patches MXNet for the whole process, so the run happens in a subprocess."""
-import os
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 
 from gluonfashion.cli import main
 from gluonfashion.config import ConfigError, load_config
+from conftest import saved_file
 from test_cli import _task_yaml
 
 
@@ -29,7 +29,7 @@ def test_bfloat16_amp_trains_and_keeps_float32_checkpoints(tiny_config, tmp_path
                          capture_output=True, text=True, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr[-2000:]
     run_dir = tiny_config["output_dir"].format(task="bar_length", profile="demo")
-    params = mx.nd.load(os.path.join(run_dir, "last.params"))
+    params = mx.nd.load(saved_file(run_dir, "last.params"))
     assert {v.dtype for v in params.values()} == {np.float32}      # master weights stay float32
     # Every BatchNorm learnt running statistics under AMP too (random init leaves mean 0).
     stuck = [k for k, v in params.items() if k.endswith("running_mean") and not v.asnumpy().any()]

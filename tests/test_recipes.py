@@ -8,7 +8,7 @@ from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 from PIL import Image
 
-from conftest import bar_image, write_csv
+from conftest import bar_image, saved_file, write_csv
 from gluonfashion import checkpoint, staged_finetuning, swa
 from gluonfashion.config import DEFAULTS, ConfigError, load_config
 from gluonfashion.models import FashionNet, make_head
@@ -241,7 +241,7 @@ def recipe_runs(tiny_data, tmp_path_factory):
         lines.append(line)
         if line.startswith("[train] epoch"):
             epoch = int(line.split()[2])
-            snapshots[epoch] = mx.nd.load(os.path.join(str(out / "straight"), "last.params"))
+            snapshots[epoch] = mx.nd.load(saved_file(out / "straight", "last.params"))
     straight, _ = fashionai.train(cfg, progress=False, log=keep)
 
     cfg_b = dict(cfg, output_dir=str(out / "resumed"))
@@ -307,8 +307,10 @@ def test_swa_weights_load_for_prediction(recipe_runs):
 
 def test_resume_across_the_stage_boundary_and_inside_the_swa_window_is_exact(recipe_runs):
     for name in ("last.params", "swa_running.params", "swa.params"):
-        a = mx.nd.load(os.path.join(recipe_runs["straight"], name))
-        b = mx.nd.load(os.path.join(recipe_runs["resumed"], name))
+        def path(run, name=name):
+            return os.path.join(run, name) if name == "swa.params" else saved_file(run, name)
+        a = mx.nd.load(path(recipe_runs["straight"]))
+        b = mx.nd.load(path(recipe_runs["resumed"]))
         assert a.keys() == b.keys()
         for k in a:
             np.testing.assert_allclose(a[k].asnumpy(), b[k].asnumpy(), rtol=1e-5, atol=1e-6, err_msg=f"{name} {k}")

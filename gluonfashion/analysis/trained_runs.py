@@ -1,11 +1,11 @@
 """Runs the notebooks train or reuse, and their scores: validation and test sets with
 answers, predictions with a chosen TTA and weights, the competition metrics, ensembles.
 What is family-specific comes from the run's family (``families``)."""
-import json
 import os
 
 import pandas as pd
 
+from ..config import RUNTIME_KEYS, changed_keys  # noqa: F401  (RUNTIME_KEYS re-exported)
 from ..ensembling.workflow import run_ensemble
 from ..families import EvalSet, family_of, get_family
 from ..metrics import score_sets
@@ -13,17 +13,6 @@ from ..run_folder import RunFolder
 from ..transforms import EvalTransform
 
 # ------------------------------------------------------------------ runs a notebook trains or reuses
-
-# Settings that change how a run is executed, not what it learns: two configs that
-# differ only here describe the same run.
-RUNTIME_KEYS = ("workers", "loader", "devices", "log_interval", "checkpoint_every_s", "download_workers",
-                "submission_dir")
-
-
-def _comparable_config(cfg):
-    """``cfg`` without the runtime keys, with tuples as lists (as saved in best.json)."""
-    return json.loads(json.dumps({k: v for k, v in cfg.items() if k not in RUNTIME_KEYS}))
-
 
 def finished_run(cfg):
     """True when ``cfg``'s run folder holds a run trained to the end with the same
@@ -36,7 +25,7 @@ def finished_run(cfg):
         return False
     if run.state().get("epoch") != cfg["epochs"]:
         return False
-    return _comparable_config(run.config()) == _comparable_config(cfg)
+    return not changed_keys(run.config(), cfg)
 
 
 def _newest_weights(run):

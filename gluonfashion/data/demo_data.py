@@ -41,8 +41,13 @@ def ensure_demo(family, out_dir, force=False, progress=True, **params):
     """
     generate, _, finished = GENERATORS[family]
     stamp = stamp_of(family, params)
-    if not force and os.path.exists(os.path.join(out_dir, finished)) and read_stamp(out_dir) == stamp:
+    current = read_stamp(out_dir)
+    if not force and os.path.exists(os.path.join(out_dir, finished)) and current == stamp:
         return None
+    if current is None and os.path.isdir(out_dir) and os.listdir(out_dir):
+        # Not a folder this generator made: it may be the user's own data (e.g. --out data).
+        raise FileExistsError(f"{out_dir} holds files that are not demo data (no {STAMP_FILE}): the demo "
+                              f"generator writes only into an empty folder or its own; choose another --out")
     stamp_path = os.path.join(out_dir, STAMP_FILE)
     if os.path.exists(stamp_path):
         os.remove(stamp_path)          # an interrupted run must not keep the old stamp

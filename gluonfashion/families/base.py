@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics
+from ..config import min_image_side
 from ..data.demo_data import ensure_demo
 from ..data.images import check_images
 from ..engine import fit_network
@@ -35,6 +36,7 @@ class Family(abc.ABC):
     name = None                 # the config's ``family`` value
     title = None                # its name in messages
     demo_arguments = {}         # generator keyword -> ``demo-data`` option (argparse dest)
+    ignored_keys = frozenset()  # config keys the family never reads: setting one is an error
 
     # ------------------------------------------------------------ training
 
@@ -42,17 +44,18 @@ class Family(abc.ABC):
         """Train one run of ``cfg`` into its run folder; returns ``(run_dir, best record)``.
         ``then_predict``: also predict the question/test rows (as ``predict`` with the
         run's defaults), with the network already in memory."""
-        run = RunFolder.of(cfg).create()
-        if fresh:
-            run.clear()
-        data = self.prepare_data(cfg, run, progress, log)
-        best, net = fit_network(cfg, data, self.objective(cfg, data), run.path, resume, fresh, progress, log)
-        if data.val_images or then_predict:
-            loaded = run.load(log=log, net=net)   # the prediction weights, into the trained network
-            if data.val_images:
-                self.after_training(run, data, loaded, progress, log)
-            if then_predict:
-                self.predict(run.path, progress=progress, log=log, loaded=loaded)
+        with RunFolder.of(cfg).lock() as run:   # one training process per folder
+            run.check_owner(cfg)
+            if fresh:
+                run.clear()
+            data = self.prepare_data(cfg, run, progress, log)
+            best, net = fit_network(cfg, data, self.objective(cfg, data), run.path, resume, fresh, progress, log)
+            if data.val_images or then_predict:
+                loaded = run.load(log=log, net=net)   # the prediction weights, into the trained network
+                if data.val_images:
+                    self.after_training(run, data, loaded, progress, log)
+                if then_predict:
+                    self.predict(run.path, progress=progress, log=log, loaded=loaded)
         return run.path, best
 
     @abc.abstractmethod
@@ -93,7 +96,6 @@ class Family(abc.ABC):
         as ``{"val <metric>": ..., "test <metric>": ...}`` (``metrics.score_sets``)."""
         return metrics.score_sets(val_probs, val_truth, test_probs, test_truth)
 
-    @abc.abstractmethod
     @abc.abstractmethod
     def test_set(self, cfg):
         """``EvalSet`` of the test rows with their answers; None without an answers file."""
@@ -180,7 +182,7 @@ def checked_images(cfg, images, run, progress=True, log=print):
     ``image_problems.csv`` and summarised in the log."""
     counts = {}
     ok, problems = check_images(images, cfg["image_check"], max(cfg["workers"], 2), progress,
-                                cache=run.file(RunFolder.IMAGE_CHECK), counts=counts)
+                                cache=run.file(RunFolder.IMAGE_CHECK), counts=counts, min_side=min_image_side(cfg))
     if counts.get("cached"):
         log(f"[data] image check: {counts['checked']} images checked, {counts['cached']} unchanged since "
             f"an earlier check ({RunFolder.IMAGE_CHECK})")
@@ -192,11 +194,20 @@ def checked_images(cfg, images, run, progress=True, log=print):
 def _report_image_problems(problems, path, log):
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("image", "problem")] + problems)
-    log(f"[data] {len(problems)} images skipped (missing or undecodable), listed in {path}:")
+    log(f"[data] {len(problems)} images skipped (missing, undecodable or too small), listed in {path}:")
     for image, reason in problems[:10]:
         log(f"         {image}: {reason}")
     if len(problems) > 10:
         log(f"         ... and {len(problems) - 10} more")
+
+
+def require_images(images, rows_file):
+    """Refuse to start a prediction pass that could not finish: every image must exist."""
+    missing = [p for p in images if not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"{rows_file}: {len(missing)} of {len(images)} rows have no image (e.g. "
+                                f"{', '.join(missing[:3])}); nothing was predicted: restore or download them, "
+                                f"or predict a file without those rows")
 
 
 def data_path(cfg, key):

@@ -30,7 +30,7 @@ from ..data.train_data import TrainData
 from ..ensembling.rules import ThresholdedRules
 from ..objectives import MultiLabel
 from ..run_folder import RunFolder
-from .base import EvalSet, Family, answers_path, checked_images, data_path, run_file
+from .base import EvalSet, Family, answers_path, checked_images, data_path, require_images, run_file
 
 
 def image_paths(cfg, ids):
@@ -54,6 +54,7 @@ class JDStyles(Family):
     name = "jd"
     title = "JD"
     demo_arguments = {"n_train": "jd_train", "n_test": "jd_test", "image_size": "image_size", "seed": "seed"}
+    ignored_keys = frozenset({"label_files", "extra_label_files", "question_file", "maybe_share"})
 
     # ------------------------------------------------------------ data
 
@@ -62,7 +63,8 @@ class JDStyles(Family):
                 f"(images to fetch with `gluonfashion download`)")
 
     def download(self, cfg, progress=True, log=print):
-        """Fetch the images of train.txt and test.txt into ``images_dir``; returns the report."""
+        """Fetch the images of train.txt and test.txt into ``images_dir``; returns the report.
+        ``file://`` URLs may read only under ``data_root`` and ``download_file_roots``."""
         ids, urls = [], []
         for key, reader in (("train_file", lambda p: read_jd_train(p, n_labels=None)[:2]),
                             ("test_file", read_jd_test)):
@@ -73,7 +75,9 @@ class JDStyles(Family):
         if not ids:
             raise FileNotFoundError(f"neither {data_path(cfg, 'train_file')} nor {data_path(cfg, 'test_file')} exists")
         report = download_images(ids, urls, data_path(cfg, "images_dir"), workers=cfg["download_workers"],
-                                 progress=progress)
+                                 progress=progress, deadline=cfg["download_deadline_s"],
+                                 max_bytes=int(cfg["download_max_mb"] * 2 ** 20),
+                                 file_roots=[cfg["data_root"], *cfg["download_file_roots"]])
         report_path = os.path.join(cfg["data_root"], "download_report.csv")
         report.write(report_path)
         log(f"[download] {report.summary()}; report: {report_path}")
@@ -165,6 +169,7 @@ class JDStyles(Family):
         loaded = loaded or run.load(weights, devices=devices, log=log)
         cfg, record = loaded.cfg, loaded.record
         ids, _ = read_jd_test(rows_file or data_path(cfg, "test_file"))
+        require_images(image_paths(cfg, ids), rows_file or data_path(cfg, "test_file"))
         tta = tta or cfg["tta"]
         probs = run.predict_images(image_paths(cfg, ids), tta, loaded, desc=f"predict jd ({tta})",
                                    progress=progress)
