@@ -20,7 +20,7 @@ argument and the shape it got.
 import numpy as np
 
 __all__ = [
-    "fashionai_ap", "fashionai_map", "basic_precision", "accuracy", "counted_rows", "binomial_interval",
+    "fashionai_ap", "ap_ranking", "fashionai_map", "basic_precision", "accuracy", "counted_rows", "binomial_interval",
     "fbeta_per_label", "mean_fbeta", "search_thresholds", "apply_thresholds",
     "topk_recall",
 ]
@@ -97,15 +97,50 @@ def counted_rows(probs, maybe=None):
     return ~maybe[np.arange(len(probs)), probs.argmax(axis=1)]
 
 
+def ap_ranking(probs, labels):
+    """The ranking behind ``fashionai_ap``: ``(order, hits, precision_at_k)``.
+
+    ``order`` lists the samples by confidence (top probability), descending, equal
+    confidences in input order; ``hits`` (in that order) whether a sample's argmax is
+    its label; ``precision_at_k`` the precision of the first k samples. Samples of
+    equal confidence have no order of their own, so for them precision@k is the
+    expectation over every order of the tie: a tied group of g samples with h hits
+    holds h * j / g hits in its first j places. No two equal confidences: the plain
+    cumulative precision.
+    """
+    probs = _scores_2d("probs", probs)
+    labels = _class_labels(labels, *probs.shape)
+    confidence = probs.max(axis=1)
+    order = np.argsort(-confidence, kind="stable")
+    hits = (probs.argmax(axis=1) == labels)[order]
+    ranked = confidence[order]
+    n = len(order)
+    starts_group = np.ones(n, dtype=bool)
+    starts_group[1:] = ranked[1:] != ranked[:-1]
+    starts = np.flatnonzero(starts_group)
+    group = np.cumsum(starts_group) - 1
+    sizes = np.diff(np.append(starts, n))
+    group_hits = np.add.reduceat(hits.astype(np.float64), starts)
+    hits_before = np.concatenate([[0.0], np.cumsum(group_hits)[:-1]])
+    place = np.arange(n) - starts[group] + 1
+    expected_hits = hits_before[group] + group_hits[group] * place / sizes[group]
+    return order, hits, expected_hits / np.arange(1, n + 1)
+
+
 def fashionai_ap(probs, labels, maybe=None):
     """FashionAI average precision of one attribute task.
 
     Definition (the competition's): for every sample take its highest probability
     and the value it belongs to (the argmax); sort the samples by that probability,
-    descending, keeping input order among equal probabilities (stable sort);
-    precision@k is the share of the first k samples whose argmax is the ``y`` value;
-    AP is the mean of precision@k over k = 1..N. With ``maybe`` the samples whose
-    argmax is an ``m`` value are left out before ranking (``counted_rows``).
+    descending; precision@k is the share of the first k samples whose argmax is the
+    ``y`` value; AP is the mean of precision@k over k = 1..N. With ``maybe`` the
+    samples whose argmax is an ``m`` value are left out before ranking
+    (``counted_rows``).
+
+    Equal probabilities: the rule does not order them, and taking them in file order
+    would make the score depend on where a row sits in the file. A tie is scored as
+    the mean over all its orders (``ap_ranking``), so the AP depends only on the
+    probabilities and the labels, and equals the rule's wherever no two samples tie.
 
     So AP rewards being right on the samples the model is most sure about: a
     mistake at rank r costs 1/k in every precision@k with k >= r.
@@ -122,14 +157,9 @@ def fashionai_ap(probs, labels, maybe=None):
     probs = _scores_2d("probs", probs)
     labels = _class_labels(labels, *probs.shape)
     keep = counted_rows(probs, maybe)
-    probs, labels = probs[keep], labels[keep]
-    if not len(probs):
+    if not keep.any():
         return float("nan")
-    confidence = probs.max(axis=1)
-    order = np.argsort(-confidence, kind="stable")
-    hits = (probs.argmax(axis=1) == labels)[order]
-    precision_at_k = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision_at_k.mean())
+    return float(ap_ranking(probs[keep], labels[keep])[2].mean())
 
 
 def fashionai_map(per_task):
