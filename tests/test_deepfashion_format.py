@@ -113,8 +113,11 @@ def test_cut_widens_clips_and_resizes():
     crop, outside = cut(img, (2, 1, 6, 5), side=0)
     assert crop.shape == (4, 4, 3) and crop[0, :, 0].tolist() == [2, 3, 4, 5] and not outside
     # margin 0.25 of a 4 x 4 box: one pixel more on every side -> columns 1..6, rows 0..5
-    crop, _ = cut(img, (2, 1, 6, 5), side=0, margin=0.25)
-    assert crop.shape == (6, 6, 3) and crop[0, :, 0].tolist() == [1, 2, 3, 4, 5, 6]
+    crop, outside = cut(img, (2, 1, 6, 5), side=0, margin=0.25)
+    assert crop.shape == (6, 6, 3) and crop[0, :, 0].tolist() == [1, 2, 3, 4, 5, 6] and not outside
+    # a margin that passes the edge is clipped, and the box itself is inside: no report
+    crop, outside = cut(img, (0, 0, 10, 8), side=0, margin=0.25)
+    assert crop.shape == (8, 10, 3) and not outside
     crop, outside = cut(img, (-3, 2, 4, 12), side=0)         # clipped to columns 0..3, rows 2..7
     assert crop.shape == (6, 4, 3) and outside
     assert cut(img, (12, 0, 15, 3), side=0) == (None, True)   # nothing of it inside the image

@@ -55,9 +55,11 @@ def clip(box, width, height):
 
 
 def cut(img, box, side, margin=0.0):
-    """The crop of an RGB image: ``(crop or None when nothing is left, reached outside)``."""
+    """The crop of an RGB image: ``(crop or None when nothing is left, whether the box
+    itself reached outside the image)``; the margin is clipped without a report."""
     height, width = img.shape[:2]
-    (x1, y1, x2, y2), outside = clip(widen(box, margin), width, height)
+    outside = clip(box, width, height)[1]
+    x1, y1, x2, y2 = clip(widen(box, margin), width, height)[0]
     if x2 <= x1 or y2 <= y1:
         return None, outside
     crop = img[y1:y2, x1:x2]
