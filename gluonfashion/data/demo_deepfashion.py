@@ -314,7 +314,7 @@ def example(index, seed, size, unknown_rate=0.0):
     return img, box, look["category"], values
 
 
-def generate_deepfashion_demo(out_dir, n_train=2400, n_val=400, n_test=400, image_size=160, unknown_rate=0.01,
+def generate_deepfashion_demo(out_dir, n_train=2000, n_val=300, n_test=400, image_size=160, unknown_rate=0.01,
                               seed=0, progress=True):
     """Write a synthetic DeepFashion-format dataset under ``out_dir``: ``img/`` and the
     lists of ``Anno/`` and ``Eval/`` (written last, ``list_category_img.txt`` the very
