@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gluonfashion.cli import main
+from gluonfashion.config import load_config
 from gluonfashion.data.deepfashion import read_predictions, read_scores
 from gluonfashion.data.demo_deepfashion import generate_deepfashion_demo
 from gluonfashion.ensembling.workflow import run_ensemble
@@ -72,3 +73,10 @@ def test_ensemble_of_two_runs_averages_their_scores(tiny, tmp_path, capsys):
     assert 0 <= get_family("deepfashion").ensemble_test_score(report) <= 1
     assert main(["ensemble", "--runs", run_a, run_b, "--method", "vote", "--out", str(tmp_path / "v")]) == 2
     assert "does not apply to DeepFashion runs" in capsys.readouterr().err
+
+
+def test_the_split_is_the_partition_file_not_folds(tiny, tmp_path):
+    root, _ = tiny
+    cfg = load_config(CONFIG, [("data_root", str(root / "data")), ("folds", 3)], profile="demo")
+    with pytest.raises(ValueError, match="its split is the partition file"):
+        get_family("deepfashion").prepare_data(cfg, None, progress=False, log=lambda *a: None)

@@ -129,6 +129,9 @@ class DeepFashion(Family):
 
     def prepare_data(self, cfg, run, progress=True, log=print):
         """The train and val partitions: checked images, their crops, the targets."""
+        if cfg["folds"]:
+            raise ValueError(f"folds: {cfg['folds']} does not apply to DeepFashion: its split is the partition file "
+                             f"({data_path(cfg, 'partition_file')}); set folds: 0")
         bench = benchmark(cfg, log)
         rows = np.concatenate([bench.rows("train"), bench.rows("val")])
         if not len(rows):
