@@ -28,6 +28,7 @@ from .schedules import is_cycle_end
 DEFAULTS = {
     # --- what to learn ---
     "family": "fashionai",          # fashionai (single-label tasks) | jd (multi-label styles)
+                                    # | deepfashion (a category and attributes per image)
     "task": None,                   # task name, e.g. skirt_length_labels
     "value_names": None,            # optional display names; default from tasks.py or value_i
     "profile": "auto",              # demo | full | auto (full when its data is present)
@@ -103,6 +104,22 @@ DEFAULTS = {
     "download_deadline_s": 120,     # give up on one image after this many seconds, all tries included
     "download_max_mb": 50,          # refuse bodies larger than this
     "download_file_roots": [],      # folders file:// URLs may read from (data_root is always one)
+    # --- category and attributes (DeepFashion); the lists relative to data_root ---
+    "category_names_file": "Anno/list_category_cloth.txt",   # category_name category_type
+    "category_file": "Anno/list_category_img.txt",           # image_name category_label (1-based)
+    "attribute_names_file": "Anno/list_attr_cloth.txt",      # attribute_name attribute_type
+    "attribute_file": "Anno/list_attr_img.txt",              # image_name then 1 / -1 / 0 per attribute
+    "bbox_file": "Anno/list_bbox.txt",                       # image_name x_1 y_1 x_2 y_2
+    "partition_file": "Eval/list_eval_partition.txt",        # image_name train|val|test (the split)
+    "attribute_zero": "unknown",    # what an attribute value 0 means: unknown (left out of the loss)
+                                    # | absent (as -1, for a release that writes absent as 0)
+    "crop_dir": "crops",            # where bounding-box crops are kept (relative to data_root, or absolute)
+    "crop_side": 256,               # crops are resized (stretched) to side x side px; 0 keeps the box's size
+    "crop_margin": 0.0,             # share of the box's width/height added on each side before cropping
+    "category_loss_weight": 1.0,    # w_c: weight of the category cross-entropy (thesis: 1)
+    "attribute_loss_weight": 20.0,  # w_s: weight of the attributes' weighted BCE (thesis: 20)
+    "attribute_pos_weight": 1.0,    # w_pos: weight of a present attribute's term (thesis: 1)
+    "attribute_neg_weight": 0.1,    # w_neg: weight of an absent attribute's term (thesis: 0.1)
     # --- running ---
     "devices": "auto",              # auto (all GPUs, else CPU) | cpu | list of GPU ids
     "amp": "none",                  # none | float16 (GPUs) | bfloat16 (CPUs with oneDNN): MXNet AMP
@@ -256,7 +273,7 @@ def validate(cfg):
                "tta": ("none", "flip", "ten_crop"),
                "loss": ("bce", "wbce", "focal", "cost_sensitive"), "image_check": ("decode", "header", "none"),
                "loader": ("process", "thread"), "image_source": ("files", "pack"),
-               "amp": ("none", "float16", "bfloat16")}
+               "amp": ("none", "float16", "bfloat16"), "attribute_zero": ("unknown", "absent")}
     for key, allowed in choices.items():
         if cfg[key] not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {cfg[key]!r}")
@@ -281,6 +298,11 @@ def validate(cfg):
            f"pretrained must be true, false or the path of a .params file; got {cfg['pretrained']!r}")
     _check(isinstance(cfg["checkpoint_every_s"], (int, float)) and cfg["checkpoint_every_s"] >= 0,
            f"checkpoint_every_s must be a number >= 0; got {cfg['checkpoint_every_s']!r}")
+    _check(isinstance(cfg["crop_side"], int) and cfg["crop_side"] >= 0,
+           f"crop_side must be an integer >= 0; got {cfg['crop_side']!r}")
+    _check(0.0 <= float(cfg["crop_margin"]) < 1.0, f"crop_margin must be in [0, 1); got {cfg['crop_margin']!r}")
+    for key in ("category_loss_weight", "attribute_loss_weight", "attribute_pos_weight", "attribute_neg_weight"):
+        _check(float(cfg[key]) >= 0, f"{key} must be >= 0; got {cfg[key]!r}")
     if cfg["resize_short"] < cfg["image_size"]:
         raise ConfigError("resize_short must be >= image_size (centre crop after resize)")
     _validate_recipes(cfg)

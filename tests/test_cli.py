@@ -122,7 +122,8 @@ def test_console_script_help():
 
 def test_demo_data_is_remade_only_when_out_of_date(tmp_path, capsys):
     tiny = ["demo-data", "--out", str(tmp_path), "--train-per-value", "1", "--test-per-value", "1",
-            "--image-size", "48", "--jd-train", "12", "--jd-test", "3", "--quiet"]
+            "--image-size", "48", "--jd-train", "12", "--jd-test", "3", "--df-train", "4", "--df-val", "2",
+            "--df-test", "2", "--df-image-size", "64", "--quiet"]
     assert main(tiny) == 0
     assert "up to date" not in capsys.readouterr().out
     label = tmp_path / "fashionai" / "Annotations" / "label.csv"
@@ -132,7 +133,7 @@ def test_demo_data_is_remade_only_when_out_of_date(tmp_path, capsys):
     made = label.stat().st_mtime_ns
 
     assert main(tiny) == 0                                  # same generator, same parameters
-    assert capsys.readouterr().out.count("up to date") == 2
+    assert capsys.readouterr().out.count("up to date") == 3   # FashionAI, JD, DeepFashion
     assert label.stat().st_mtime_ns == made and fetched.exists()
 
     assert main([*tiny, "--force"]) == 0                    # remade; stale downloads removed

@@ -6,10 +6,11 @@ through it. Adding a family means adding its module and one entry below.
 """
 from ..config import DEFAULTS, ConfigError
 from .base import EvalSet, Family
+from .deepfashion import DeepFashion
 from .fashionai import FashionAI
 from .jd import JDStyles
 
-FAMILIES = {family.name: family for family in (FashionAI(), JDStyles())}
+FAMILIES = {family.name: family for family in (FashionAI(), JDStyles(), DeepFashion())}
 
 
 def get_family(name):
