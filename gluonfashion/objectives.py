@@ -34,14 +34,16 @@ class SingleLabel(Objective):
 
     kind = "single"
     select_metric = "map"          # best checkpoint = highest validation mAP
+    outputs = "softmax: one probability per value, summing to 1"
 
     def __init__(self, n_classes):
         self.n_outputs = n_classes
         self.loss = SoftTargetCrossEntropy()
 
     @staticmethod
-    def activation(logits):
-        return nd.softmax(logits, axis=-1)
+    def activation(logits, F=nd):
+        """Probabilities from logits; ``F``: ``mxnet.nd`` or, inside a graph, ``mxnet.sym``."""
+        return F.softmax(logits, axis=-1)
 
     def evaluate(self, probs, targets):
         """Validation metrics from probabilities and the (soft) targets."""
@@ -59,6 +61,7 @@ class MultiLabel(Objective):
 
     kind = "multi"
     select_metric = "mf2"          # mean F2 with thresholds searched on validation
+    outputs = "sigmoid: one independent probability per label"
 
     def __init__(self, n_labels, loss="bce", label_counts=None, beta=2.0, min_positive=1, max_positive=5,
                  **loss_params):
@@ -67,8 +70,8 @@ class MultiLabel(Objective):
         self.loss = make_multilabel_loss(loss, label_counts=label_counts, **loss_params)
 
     @staticmethod
-    def activation(logits):
-        return nd.sigmoid(logits)
+    def activation(logits, F=nd):
+        return F.sigmoid(logits)
 
     def evaluate(self, probs, targets):
         y = (targets > 0.5).astype(np.uint8)

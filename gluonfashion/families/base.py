@@ -87,6 +87,13 @@ class Family(abc.ABC):
         raise NotImplementedError
 
     @abc.abstractmethod
+    def image_labels(self, probs, run, top=3):
+        """What ``run`` says about each image, from its probabilities ``(N, C)``: per image
+        ``{heading: [(name, probability), ...]}``, most probable first (the predictor
+        prints and saves these); ``top``: how many values to list where the family ranks."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
     def evaluate(self, cfg=None, predictions=None, answers=None, thresholds=None, runs_dir=None):
         """Score a prediction file against answers; returns the table as text."""
         raise NotImplementedError

@@ -163,6 +163,13 @@ class FashionAI(Family):
         log(f"[predict] {task}: {len(rows)} rows, tta={tta} -> {path}")
         return path
 
+    def image_labels(self, probs, run, top=3):
+        """The task's ``top`` most probable values."""
+        record = run.record()
+        classes, task = record["classes"], record["config"]["task"]
+        ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top]
+        return [{task: [(classes[j], float(p[j])) for j in order]} for p, order in zip(probs, ranked)]
+
     # ------------------------------------------------------------ scoring
 
     def evaluate(self, cfg=None, predictions=None, answers=None, thresholds=None, runs_dir=None):

@@ -184,6 +184,15 @@ class JDStyles(Family):
         log(f"[predict] jd: {len(ids)} images, tta={tta} -> {sub} (+ jd_test_probs.csv)")
         return sub
 
+    def image_labels(self, probs, run, top=None):
+        """The styles over the run's thresholds (``thresholds.json``), brought to 1..5 per
+        image as in the submission (``metrics.apply_thresholds``); ``top`` is not used."""
+        classes = run.record()["classes"]
+        thresholds = np.array(checkpoint.load_json(run_file(run, RunFolder.THRESHOLDS))["thresholds"])
+        chosen = metrics.apply_thresholds(probs, thresholds, **_bounds(run.config()))
+        return [{"styles": sorted(((classes[j], float(p[j])) for j in np.flatnonzero(on)), key=lambda s: -s[1])}
+                for p, on in zip(probs, chosen)]
+
     # ------------------------------------------------------------ scoring
 
     def score_file(self, probs_path, answers, thresholds_path, min_positive=1, max_positive=5):
