@@ -80,3 +80,15 @@ def test_the_split_is_the_partition_file_not_folds(tiny, tmp_path):
     cfg = load_config(CONFIG, [("data_root", str(root / "data")), ("folds", 3)], profile="demo")
     with pytest.raises(ValueError, match="its split is the partition file"):
         get_family("deepfashion").prepare_data(cfg, None, progress=False, log=lambda *a: None)
+
+
+def test_image_labels_rank_categories_and_attributes_apart():
+    class Run:   # what image_labels reads of a run folder
+        def record(self):
+            return {"objective": {"n_categories": 3}, "classes": ["tee", "skirt", "dress", "striped", "denim"]}
+
+    probs = np.array([[0.2, 0.7, 0.1, 0.4, 0.9]])
+    [labels] = get_family("deepfashion").image_labels(probs, Run(), top=2)
+    # categories by their softmax share, attributes by their own sigmoid: never mixed
+    assert labels == {"category": [("skirt", 0.7), ("tee", 0.2)],
+                      "attributes": [("denim", 0.9), ("striped", 0.4)]}

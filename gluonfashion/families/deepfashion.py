@@ -205,6 +205,18 @@ class DeepFashion(Family):
         log(f"[predict] deepfashion: {len(names)} test images, tta={tta} -> {path} (+ {SCORES})")
         return path
 
+    def image_labels(self, probs, run, top=3):
+        """The ``top`` most probable categories and attributes of each image."""
+        record = run.record()
+        n_cat, classes = record["objective"]["n_categories"], record["classes"]
+        out = []
+        for p in probs:
+            categories = np.argsort(-p[:n_cat], kind="stable")[:top]
+            attributes = n_cat + np.argsort(-p[n_cat:], kind="stable")[:top]
+            out.append({"category": [(classes[j], float(p[j])) for j in categories],
+                        "attributes": [(classes[j], float(p[j])) for j in attributes]})
+        return out
+
     # ------------------------------------------------------------ scoring
 
     def evaluate(self, cfg=None, predictions=None, answers=None, thresholds=None, runs_dir=None):
