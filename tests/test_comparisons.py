@@ -67,15 +67,13 @@ def test_low_data_demo_in_fast_mode_is_tiny_and_shared(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """One epoch on a generated task with 3 test images per value."""
-    from gluonfashion.data.demo_fashionai import generate_fashionai_demo
+    """One epoch on the fast-mode low-data set: 2 training and 2 test drawings per value."""
     root = tmp_path_factory.mktemp("comparisons")
-    generate_fashionai_demo(str(root / "data"), train_per_value=6, test_per_value=3, image_size=48,
-                            tasks=["skirt_length_labels"], progress=False)
-    cfg = load_config("configs/fashionai/skirt_length_labels.yaml", [
-        ("data_root", str(root / "data")), ("image_size", 32), ("resize_short", 32), ("epochs", 1),
-        ("batch_size", 16), ("workers", 0), ("devices", "cpu"), ("val_fraction", 0.25),
-        ("output_dir", str(root / "runs/{task}"))], profile="demo")
+    env = _fast_env(root)
+    data_root = env.low_data_demo("skirt_length_labels", train_per_value=10, test_per_value=100)
+    cfg = load_config("configs/fashionai/skirt_length_labels.yaml", env.config_overrides(
+        data_root=data_root, image_size=32, resize_short=32, devices="cpu", val_fraction=0.25,
+        output_dir=str(root / "runs/{task}")), profile="demo")
     run_dir, _ = analysis.train_or_reuse(cfg, log=lambda *a: None)
     return cfg, run_dir
 
@@ -84,7 +82,7 @@ def test_run_test_probs_follow_the_test_set_order(tiny_run):
     cfg, run_dir = tiny_run
     probs, labels = analysis.run_test_probs(run_dir)
     test = analysis.test_set(cfg)
-    assert probs.shape == (18, 6)                                  # 3 test images x 6 values
+    assert probs.shape == (12, 6)                                  # 2 test images x 6 values
     np.testing.assert_array_equal(labels, test.truth)
     saved = os.path.join(run_dir, "test_probs.csv")
     with open(saved) as f:
@@ -98,7 +96,7 @@ def test_run_test_probs_follow_the_test_set_order(tiny_run):
         assert row["test accuracy"] == pytest.approx(analysis.score_test_probs(run_dir)["test accuracy"])
         with open(saved, "w") as f:                                # one test image missing
             f.writelines(lines[1:])
-        with pytest.raises(ValueError, match="lacks 1 of the 18 test images"):
+        with pytest.raises(ValueError, match="lacks 1 of the 12 test images"):
             analysis.run_test_probs(run_dir)
     finally:
         with open(saved, "w") as f:                                # the module's other tests read it
@@ -116,10 +114,10 @@ def test_timed_predictions_are_the_run_predictions(tiny_run):
 def test_load_test_predictions_carry_the_answers(tiny_run):
     _, run_dir = tiny_run
     test = analysis.load_test_predictions(run_dir)
-    assert len(test.images) == 18 and test.probs.shape == (18, 6)
+    assert len(test.images) == 12 and test.probs.shape == (12, 6)
     assert [s.index("y") for s in test.ynm] == test.labels.tolist()     # the y of each answer string
     assert test.classes[0] == "Invisible" and len(test.classes) == 6
-    assert analysis.confusion_matrix(test.labels, test.preds, 6).sum() == 18
+    assert analysis.confusion_matrix(test.labels, test.preds, 6).sum() == 12
 
 
 def test_curves_side_by_side_one_panel_per_metric(tiny_run):

@@ -140,3 +140,44 @@ def check_stated_values(name, nb):
 def test_stated_values_in_the_saved_notebooks(name):
     # the outputs saved in the repository, as a reader sees them without running anything
     check_stated_values(name, nbformat.read(os.path.join(TUTORIAL, name), as_version=4))
+
+
+# ------------------------------------------------------------------ exercises and worked solutions
+# Every notebook ends with exercises; their worked solutions are scripts in
+# tutorial/solutions/, named like the notebook, run here headless in fast mode.
+
+SOLUTIONS_DIR = os.path.join(TUTORIAL, "solutions")
+SOLUTION_SCRIPTS = sorted(glob.glob(os.path.join(SOLUTIONS_DIR, "*.py")))
+SOLUTION_BUDGET = 180     # seconds per solution in fast mode (aim: tens of seconds on a 2-core CPU)
+
+
+def test_every_notebook_ends_with_exercises_and_has_a_solution():
+    for path in sorted(glob.glob(os.path.join(TUTORIAL, "*.ipynb"))):
+        stem = os.path.splitext(os.path.basename(path))[0]          # e.g. 02_transfer_learning
+        assert os.path.exists(os.path.join(SOLUTIONS_DIR, f"{stem}.py")), f"no solutions/{stem}.py"
+        last = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"][-1].source
+        assert last.startswith("## Exercises"), f"{stem}: the last markdown cell is not the exercises"
+        assert f"solutions/{stem}.py" in last, f"{stem}: the exercises do not link their solutions"
+
+
+@pytest.fixture(scope="module")
+def solutions_fast_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("solutions_fast")
+
+
+@pytest.mark.parametrize("path", SOLUTION_SCRIPTS, ids=[os.path.basename(p) for p in SOLUTION_SCRIPTS])
+def test_solution_runs_in_fast_mode(path, solutions_fast_dir):
+    import subprocess
+    import sys
+    env = {**os.environ, "GLUONFASHION_FAST": "1", "GLUONFASHION_FAST_DIR": str(solutions_fast_dir),
+           "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
+    start = time.time()
+    done = subprocess.run([sys.executable, path], cwd=SOLUTIONS_DIR, env=env, capture_output=True, text=True,
+                          timeout=CELL_TIMEOUT)
+    seconds = time.time() - start
+    assert done.returncode == 0, f"{os.path.basename(path)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    # each solution prints one line per exercise it solves, numbered from 1
+    numbers = sorted({int(line.split()[1].rstrip(":")) for line in done.stdout.splitlines()
+                      if line.startswith("Exercise ")})
+    assert numbers[:2] == [1, 2] and numbers == list(range(1, len(numbers) + 1)), done.stdout[-2000:]
+    assert seconds < SOLUTION_BUDGET, f"{os.path.basename(path)} took {seconds:.0f} s in fast mode"
