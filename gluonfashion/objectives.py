@@ -87,9 +87,9 @@ class MultiLabel(Objective):
 
 def split_activation(n_categories):
     """Softmax over the first ``n_categories`` outputs, sigmoid over the rest."""
-    def activation(logits):
-        return nd.concat(nd.softmax(nd.slice_axis(logits, axis=-1, begin=0, end=n_categories), axis=-1),
-                         nd.sigmoid(nd.slice_axis(logits, axis=-1, begin=n_categories, end=None)), dim=-1)
+    def activation(logits, F=nd):
+        return F.concat(F.softmax(F.slice_axis(logits, axis=-1, begin=0, end=n_categories), axis=-1),
+                        F.sigmoid(F.slice_axis(logits, axis=-1, begin=n_categories, end=None)), dim=-1)
     return activation
 
 
@@ -104,6 +104,8 @@ class CategoryAndAttributes(Objective):
 
     kind = "category_attributes"
     select_metric = "top3_score"
+    outputs = ("softmax over the first n_categories values (the category), then one independent "
+               "sigmoid per attribute")
 
     def __init__(self, n_categories, n_attributes, category_weight=1.0, attribute_weight=20.0, pos_weight=1.0,
                  neg_weight=0.1):

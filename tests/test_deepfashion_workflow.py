@@ -92,3 +92,25 @@ def test_image_labels_rank_categories_and_attributes_apart():
     # categories by their softmax share, attributes by their own sigmoid: never mixed
     assert labels == {"category": [("skirt", 0.7), ("tee", 0.2)],
                       "attributes": [("denim", 0.9), ("striped", 0.4)]}
+
+
+def test_the_served_network_of_a_deepfashion_run_keeps_its_split_activation():
+    # export builds its graph from the run record; the category/attribute split must
+    # survive into the symbolic graph, not only the imperative prediction path
+    import math
+
+    from mxnet import nd
+    from mxnet.gluon import nn
+
+    from gluonfashion.objectives import activation_for
+    from gluonfashion.serving.graph import ServedNet
+
+    class Logits(nn.HybridBlock):   # stands in for the network: its input are the logits
+        def hybrid_forward(self, F, x):
+            return x
+
+    served = ServedNet(Logits(), activation_for({"problem": "category_attributes", "objective": {"n_categories": 2}}))
+    served.hybridize()
+    out = served(nd.array([[0.0, math.log(3), 0.0, math.log(3)]])).asnumpy()
+    # softmax(0, ln 3) = (1/4, 3/4); sigmoid(0) = 1/2, sigmoid(ln 3) = 3/4
+    np.testing.assert_allclose(out, [[0.25, 0.75, 0.5, 0.75]], rtol=1e-6)

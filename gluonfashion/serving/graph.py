@@ -6,7 +6,7 @@ from mxnet.gluon import nn
 from ..families import family_of
 from ..inference import prediction_loader
 from ..models import hybridize
-from ..objectives import objective_class
+from ..objectives import activation_for
 from ..transforms import build_eval_transform
 
 INPUT_NAME = "data"      # what Gluon's ``export`` calls the single input
@@ -23,7 +23,7 @@ class ServedNet(nn.HybridBlock):
     @classmethod
     def of(cls, loaded):
         """The served network of a ``LoadedRun``, hybridized."""
-        return hybridize(cls(loaded.net, objective_class(loaded.record["problem"]).activation))
+        return hybridize(cls(loaded.net, activation_for(loaded.record)))
 
     def hybrid_forward(self, F, x):
         return self._activation(self.net(x), F)

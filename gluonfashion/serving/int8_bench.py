@@ -22,7 +22,7 @@ import statistics
 
 from .. import threads
 from ..families import family_of
-from ..objectives import objective_class
+from ..objectives import activation_for
 from ..run_folder import RunFolder
 from ..speed.bench import predict_rate, round_ratio
 from ..speed.measuring import Monitor, memory_batch, repeat_batch
@@ -73,7 +73,7 @@ def _speed(nets, cfg, batches, warmup, repeat):
     """Median images/s of each network and the median ratios of INT8 to float32 and to
     fused float32."""
     batch = memory_batch(cfg, cfg["batch_size"])
-    activation = objective_class(nets["float32"].record["problem"]).activation
+    activation = activation_for(nets["float32"].record)
     rounds = {name: [] for name in nets}
     for _ in range(repeat):
         for name, loaded in nets.items():
