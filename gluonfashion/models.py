@@ -197,3 +197,30 @@ def hybridize(net):
     """Static graph with static memory: shapes are fixed per batch size."""
     net.hybridize(static_alloc=True, static_shape=True)
     return net
+
+
+# oneDNN's graph fusion: convolution, BatchNorm (folded into the weights) and activation,
+# and residual sums, run as one operator each. Inference only: the fused graph has no
+# backward and keeps the running statistics fixed.
+FUSION_BACKEND = "MKLDNN"
+
+
+def fusion_available(ctx):
+    """Whether prediction on ``ctx`` (a list of contexts) can use oneDNN's fusion: every
+    device a CPU and MXNet built with oneDNN."""
+    return all(c.device_type == "cpu" for c in ctx) and mx.runtime.Features().is_enabled("MKLDNN")
+
+
+def hybridize_for_prediction(net, ctx):
+    """``hybridize`` for a network that will only predict: on a CPU with oneDNN, the
+    graph is fused as well (outputs equal float32's to rounding; resnet50_v2 at 224 px
+    predicts about 1.2x faster, efficientnet_lite0 about 3x: docs/performance.md).
+    The fused operators fold BatchNorm into the weights when the graph is built: after
+    changing parameters in place (``set_data``), call this again (``load_parameters``
+    gives the parameters new arrays, which the graph does pick up). The network must
+    not be trained afterwards without ``hybridize(net)`` first."""
+    if fusion_available(ctx):
+        net.hybridize(backend=FUSION_BACKEND, static_alloc=True, static_shape=True)
+    else:
+        hybridize(net)
+    return net

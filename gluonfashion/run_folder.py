@@ -35,7 +35,7 @@ from .config import output_dir
 from .data.dataset import loader_options
 from .devices import describe, resolve_devices
 from .inference import predict_probs
-from .models import build_model, hybridize
+from .models import build_model, fusion_available, hybridize_for_prediction
 from .objectives import activation_for
 from .transforms import build_eval_transform
 
@@ -295,10 +295,11 @@ class RunFolder:
         if net is None:
             net = build_model(cfg, len(record["classes"]), ctx, log)
             net.load_parameters(path, ctx=ctx)
-            hybridize(net)
-            log(f"[load] {path} on {describe(ctx)}; {threads.describe()}")
+            log(f"[load] {path} on {describe(ctx)}; {threads.describe()}"
+                + ("; oneDNN graph fusion" if fusion_available(ctx) else ""))
         else:
             net.load_parameters(path, ctx=ctx)
+        hybridize_for_prediction(net, ctx)
         return LoadedRun(net, cfg, record, ctx)
 
     def predict_images(self, images, tta=None, loaded=None, which=None, *, desc="predict", progress=True):

@@ -20,6 +20,7 @@ from gluonfashion import checkpoint
 from gluonfashion.cli import main
 from gluonfashion.config import load_config
 from gluonfashion.families import get_family
+from gluonfashion.models import hybridize
 from gluonfashion.run_folder import RunFolder
 from gluonfashion.serving import Predictor
 from gluonfashion.serving.export import export_run
@@ -136,6 +137,26 @@ def test_onnx_int8_is_refused_with_the_reason(tiny_run, tmp_path, capsys):
     assert main(["export", "--run", run_dir, "--format", "onnx", "--int8", "--out", str(tmp_path)]) == 2
     assert "use --format mxnet --int8" in capsys.readouterr().err
     assert not os.listdir(tmp_path)
+
+
+def _graph_ops(net):
+    """The operator names of the graph a hybridized network last ran."""
+    return {node["op"] for node in json.loads(net._cached_graph[1].tojson())["nodes"]}
+
+
+def test_a_loaded_run_predicts_through_the_fused_graph_with_unchanged_probabilities(tiny_run):
+    run_dir, images, _ = tiny_run
+    run = RunFolder(run_dir)
+    fused = run.load(devices="cpu", log=_quiet)
+    probs = run.predict_images(images, "none", fused, progress=False)
+    # oneDNN's fused convolution (BatchNorm and activation folded in) is what ran
+    assert "_sg_mkldnn_conv" in _graph_ops(fused.net)
+    plain = run.load(devices="cpu", log=_quiet)
+    hybridize(plain.net)
+    expected = run.predict_images(images, "none", plain, progress=False)
+    assert "_sg_mkldnn_conv" not in _graph_ops(plain.net)
+    # The same arithmetic reordered: float32 rounding, far below what moves a label.
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
 
 
 def test_predictor_api_on_files_and_a_folder(tiny_run, tmp_path):

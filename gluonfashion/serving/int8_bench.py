@@ -5,9 +5,10 @@ calibrated on validation images), then:
 
 1. three networks predict in-memory batches of the run's batch size, in turn for
    ``repeat`` rounds (``speed.bench.predict_rate``: warm-up batches, then timed ones
-   after a full synchronisation): float32 as the kit predicts, float32 with oneDNN's
-   graph fusion (``hybridize(backend="MKLDNN")``: convolution, BatchNorm and activation
-   in one operator, what the INT8 graph gets too) and INT8; a speed-up is the median of
+   after a full synchronisation): float32 without fusion, float32 with oneDNN's graph
+   fusion (``models.hybridize_for_prediction``, how the kit predicts on a CPU:
+   convolution, BatchNorm and activation in one operator, what the INT8 graph gets too)
+   and INT8; a speed-up is the median of
    the rounds' ratios, so load that comes and goes disturbs it little;
 2. float32 and INT8 predict the run's validation and test images with the run's
    test-time augmentation and are scored with the family's metrics (``Family.score``:
@@ -22,6 +23,7 @@ import statistics
 
 from .. import threads
 from ..families import family_of
+from ..models import hybridize
 from ..objectives import activation_for
 from ..run_folder import RunFolder
 from ..speed.bench import predict_rate, round_ratio
@@ -41,8 +43,8 @@ def compare_int8(run_dir, tta=None, calib_images=64, calib_mode="naive", batches
         cfg, family = loaded.cfg, family_of(loaded.cfg)
         tta = tta or cfg["tta"]
         qnet, facts = quantize(loaded.net, image_batches(cfg, reference_images(run, calib_images)), calib_mode, log)
-        fused = run.load(weights, devices="cpu", log=lambda *a: None)
-        fused.net.hybridize(backend="MKLDNN", static_alloc=True, static_shape=True)
+        hybridize(loaded.net)             # float32 without fusion (quantizing re-hybridized it anyway)
+        fused = run.load(weights, devices="cpu", log=lambda *a: None)   # as the kit predicts
         nets = {"float32": loaded, "fused": fused, "int8": loaded._replace(net=qnet)}
         log(f"[bench] INT8 vs float32: {cfg['model']} at {cfg['image_size']} px, {run.path}; oneDNN, "
             f"{calib_mode} calibration on {facts['calibration_images']} validation images, quantized dtype "

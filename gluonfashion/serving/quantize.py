@@ -28,7 +28,6 @@ def quantize(net, batches, calib_mode="naive", log=print):
     if not batches:
         raise ValueError("INT8 calibration needs at least one batch of images")
     n_images = sum(b.shape[0] for b in batches)
-    os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")    # no "Subgraph backend MKLDNN is activated" lines
     try:
         for dtype in ("auto", "int8"):
             with warnings.catch_warnings():     # "Cannot decide type for data": given at the first call

@@ -6,7 +6,8 @@ For one config (model, image size, batch size, devices, loader settings), in one
 2. end to end: training images/s from the image files (or the pack) through the real
    loader, with the configured workers;
 3. prediction images/s for each TTA mode through the real loader, against forward
-   passes of in-memory batches of the same ``batch x crops`` shape;
+   passes of in-memory batches of the same ``batch x crops`` shape, with the network
+   hybridized as a loaded run predicts (oneDNN's fused graph on a CPU);
 4. peak resident memory of the process (and of its loader workers);
 5. with ``--baseline``, the naive loop a user writes first (``naive.py``: MXNet's default
    threads, a host read of the loss and accuracy every batch, prediction one image at a
@@ -35,7 +36,7 @@ from ..devices import describe, resolve_devices
 from ..engine import _train_epoch, make_trainer
 from ..families import family_of
 from ..inference import predict_batches, prediction_loader
-from ..models import build_model, hybridize
+from ..models import build_model, hybridize, hybridize_for_prediction
 from ..objectives import SingleLabel
 from ..transforms import EvalTransform, build_eval_transform
 from .measuring import N_OUTPUTS, Monitor, Stopwatch, memory_batch, one_hot_targets, repeat_batch
@@ -160,6 +161,7 @@ class _Bench:
         self.loader_batches = warmup + batches + 2 * max(1, cfg["workers"])
         self.images = bench_images(self.cfg, images_dir, self.loader_batches * self.batch)
         self.naive = None
+        self.predicting = False
 
     def start_baseline(self):
         """Start the naive loop's process (``naive.py``); its rounds then alternate with
@@ -192,7 +194,11 @@ class _Bench:
                           self.warmup, self.batches, self.amp_on)
 
     def predict(self, tta):
-        """``(Pair, batch, crops)`` of prediction with ``tta``."""
+        """``(Pair, batch, crops)`` of prediction with ``tta``; the network predicts as a
+        loaded run does (``hybridize_for_prediction``: fused on a CPU), so it trains no more."""
+        if not self.predicting:
+            hybridize_for_prediction(self.net, self.ctx)
+            self.predicting = True
         transform = build_eval_transform(self.cfg, tta)
         per_batch = max(1, self.batch // transform.n_crops)    # as the families batch it
         images = self.images[:self.loader_batches * per_batch]
