@@ -8,6 +8,7 @@ the manifest as well as the graph.
 import csv
 import json
 import os
+import shutil
 
 import cv2
 import mxnet as mx
@@ -130,6 +131,28 @@ def test_int8_export_is_quantized_and_agrees_with_float32(tiny_run, tmp_path):
     # differ by 0.010 on average, 0.043 at most); allow one disagreement in twelve.
     assert agreement >= 11 / 12, agreement
     assert 0 < np.abs(int8 - float32).max() < 0.2      # quantized (not identical), yet close
+
+
+def test_predict_int8_runs_the_quantized_network_and_keeps_the_labels(tiny_run, tmp_path, capsys):
+    run_dir, images, root = tiny_run
+    predictor = Predictor.from_run(run_dir, tta="none", log=_quiet, int8=True, calib_images=6)
+    int8 = predictor.predict(images).probs
+    assert "_contrib_quantize_v2" in _graph_ops(predictor.loaded.net)     # the graph that ran is INT8
+    float32 = kit_probs(run_dir, images)
+    # As in the export test: agreement with float32 on at least 11 of the 12 test images,
+    # and probabilities that moved (quantized) but stay close.
+    assert np.mean(int8.argmax(1) == float32.argmax(1)) >= 11 / 12
+    assert 0 < np.abs(int8 - float32).max() < 0.2
+    # The question-file path: the family writes the INT8 probabilities as its predictions
+    # (and keeps them with the run: a copy, so the other tests' run stays float32).
+    out, copy = tmp_path / "submission", shutil.copytree(run_dir, tmp_path / "run")
+    assert main(["predict", "--run", str(copy), "--int8", "--calib-images", "6", "--tta", "none", "--out", str(out),
+                 "--quiet"]) == 0
+    assert "[predict] INT8 (oneDNN" in capsys.readouterr().out
+    with open(out / "bar_length.csv", newline="") as f:
+        written = {row[0]: [float(p) for p in row[2].split(";")] for row in csv.reader(f)}
+    rel = [os.path.relpath(path, str(root / "data")) for path in images]
+    np.testing.assert_allclose(np.array([written[r] for r in rel]), int8, atol=1e-4)
 
 
 def test_onnx_int8_is_refused_with_the_reason(tiny_run, tmp_path, capsys):

@@ -2,9 +2,8 @@
 import argparse
 
 from ..serving.int8_bench import compare_int8
-from ..serving.quantize import CALIB_MODES
 from ..speed.bench import TTA_MODES, run_bench
-from .common import add_config_args, load
+from .common import add_config_args, add_int8_args, load
 
 
 def register(verbs):
@@ -21,22 +20,18 @@ def register(verbs):
                    help="also measure the naive loop (MXNet's default threads, a host sync every batch, "
                         "one image at a time ten-crop prediction) in its own process, and print the "
                         "kit's speed-up over it (default: off; it adds about half the bench's time)")
-    p.add_argument("--int8", action="store_true",
-                   help="with --run: float32 against INT8 (oneDNN, calibrated on validation images) "
-                        "prediction images/s and the change in the run's validation and test scores (with "
-                        "the run's TTA, or the one --tta mode given)")
+    add_int8_args(p, "with --run: float32 against INT8 (oneDNN, calibrated on validation images) prediction "
+                     "images/s and the change in the run's validation and test scores (with the run's TTA, "
+                     "or the one --tta mode given); with --config: the prediction segments (and the naive "
+                     "baseline's comparison) run the INT8 network, calibrated on the bench's images")
     p.add_argument("--run", help="the trained run folder that --int8 quantizes and scores")
-    p.add_argument("--calibration", choices=CALIB_MODES, default="naive",
-                   help="with --int8: naive (min/max) or entropy calibration (default naive)")
-    p.add_argument("--calib-images", type=int, default=64,
-                   help="with --int8: validation images to calibrate on (default 64)")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args):
-    if args.int8 or args.run:
-        if not (args.int8 and args.run):
-            raise ValueError("--int8 and --run go together: gluonfashion bench --run RUN --int8")
+    if args.run:
+        if not args.int8:
+            raise ValueError("--run goes with --int8: gluonfashion bench --run RUN --int8")
         tta = args.tta[0] if len(args.tta) == 1 else None       # one --tta mode scores with it
         compare_int8(args.run, tta, args.calib_images, args.calibration, args.batches, args.warmup, args.repeat)
         return
@@ -47,4 +42,5 @@ def cmd_bench(args):
                          "settings (and images) to measure, e.g. gluonfashion bench --config "
                          "configs/fashionai/skirt_length_labels.yaml --profile demo")
     cfg = load(args)
-    run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat, baseline=args.baseline)
+    run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat, baseline=args.baseline,
+              int8=args.int8, calib_images=args.calib_images, calib_mode=args.calibration)

@@ -1,6 +1,8 @@
-"""What every verb shares: the config arguments, the progress switch, loading a config."""
+"""What every verb shares: the config arguments, the progress switch, INT8 switches,
+loading a config."""
 from ..config import load_config
 from ..families import check_config
+from ..serving.quantize import CALIB_MODES
 
 
 def add_config_args(p):
@@ -12,6 +14,15 @@ def add_config_args(p):
 
 def add_progress_args(p):
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_int8_args(p, int8_help):
+    """``--int8`` (with ``int8_help``) and how its calibration is done."""
+    p.add_argument("--int8", action="store_true", help=int8_help)
+    p.add_argument("--calibration", choices=CALIB_MODES, default="naive",
+                   help="with --int8: naive (min/max) or entropy (KL divergence) ranges (default naive)")
+    p.add_argument("--calib-images", type=int, default=64,
+                   help="with --int8: validation images to calibrate on (default 64)")
 
 
 def load(args):

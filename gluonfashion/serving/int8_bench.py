@@ -28,8 +28,8 @@ from ..objectives import activation_for
 from ..run_folder import RunFolder
 from ..speed.bench import predict_rate, round_ratio
 from ..speed.measuring import Monitor, memory_batch, repeat_batch
-from .graph import image_batches, label_agreement, reference_images
-from .quantize import quantize
+from .graph import label_agreement
+from .quantize import quantize_loaded
 
 PRECISIONS = ("float32", "int8")
 
@@ -42,10 +42,10 @@ def compare_int8(run_dir, tta=None, calib_images=64, calib_mode="naive", batches
         loaded = run.load(weights, devices="cpu", log=lambda *a: None)
         cfg, family = loaded.cfg, family_of(loaded.cfg)
         tta = tta or cfg["tta"]
-        qnet, facts = quantize(loaded.net, image_batches(cfg, reference_images(run, calib_images)), calib_mode, log)
+        int8, facts = quantize_loaded(run, loaded, calib_images, calib_mode, log)
         hybridize(loaded.net)             # float32 without fusion (quantizing re-hybridized it anyway)
         fused = run.load(weights, devices="cpu", log=lambda *a: None)   # as the kit predicts
-        nets = {"float32": loaded, "fused": fused, "int8": loaded._replace(net=qnet)}
+        nets = {"float32": loaded, "fused": fused, "int8": int8}
         log(f"[bench] INT8 vs float32: {cfg['model']} at {cfg['image_size']} px, {run.path}; oneDNN, "
             f"{calib_mode} calibration on {facts['calibration_images']} validation images, quantized dtype "
             f"{facts['quantized_dtype']}; {threads.describe()}")

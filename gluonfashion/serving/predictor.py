@@ -22,6 +22,7 @@ from .. import checkpoint
 from ..data.images import check_images
 from ..families import family_of
 from ..run_folder import RunFolder
+from .quantize import describe as describe_quantized, quantize_loaded
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -106,12 +107,20 @@ class Predictor:
         self.classes = list(loaded.record["classes"])
 
     @classmethod
-    def from_run(cls, run_dir, tta=None, weights=None, devices=None, top=3, log=print):
+    def from_run(cls, run_dir, tta=None, weights=None, devices=None, top=3, log=print, int8=False,
+                 calib_images=64, calib_mode="naive"):
         """The predictor of a run folder: weights ``best``/``swa``/``last`` (default the
         run's ``predict_weights``), test-time augmentation ``none``/``flip``/``ten_crop``
-        (default the run's), devices (default the run's); ``top`` values per attribute."""
+        (default the run's), devices (default the run's); ``top`` values per attribute.
+        ``int8``: predict through the INT8 network (CPU, oneDNN), calibrated on
+        ``calib_images`` validation images (``calib_mode``: ``naive`` or ``entropy``); ``bench --run RUN --int8`` says what it costs
+        in accuracy."""
         run = RunFolder(run_dir)
-        return cls(run, run.load(weights, devices, log=log), tta, top)
+        if not int8:
+            return cls(run, run.load(weights, devices, log=log), tta, top)
+        loaded, facts = quantize_loaded(run, run.load(weights, "cpu", log=log), calib_images, calib_mode, log)
+        log(f"[predict] {describe_quantized(facts)}")
+        return cls(run, loaded, tta, top)
 
     def predict(self, images, progress=False):
         """``Predictions`` of image files and folders (see ``image_files``)."""

@@ -15,6 +15,7 @@ import mxnet as mx
 from mxnet.contrib.quantization import quantize_net_v2
 
 from ..models import hybridize
+from .graph import image_batches, reference_images
 
 CALIB_MODES = ("naive", "entropy")
 
@@ -49,3 +50,18 @@ def quantize(net, batches, calib_mode="naive", log=print):
                           "quantized_dtype": dtype}
     finally:
         hybridize(net)   # quantize_net_v2 re-hybridizes its input without static allocation
+
+
+def quantize_loaded(run, loaded, calib_images=64, calib_mode="naive", log=print):
+    """``(LoadedRun, facts)``: ``loaded`` (a ``RunFolder.load`` of ``run`` on the CPU)
+    predicting through its INT8 network, calibrated on up to ``calib_images`` of the
+    run's validation images, spread over the set (``graph.reference_images``)."""
+    qnet, facts = quantize(loaded.net, image_batches(loaded.cfg, reference_images(run, calib_images)),
+                           calib_mode, log)
+    return loaded._replace(net=qnet), facts
+
+
+def describe(facts):
+    """One line for logs: how the network was quantized."""
+    return (f"INT8 (oneDNN, {facts['quantized_dtype']}; {facts['calibration']} calibration on "
+            f"{facts['calibration_images']} images)")

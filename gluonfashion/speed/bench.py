@@ -36,7 +36,9 @@ from ..devices import describe, resolve_devices
 from ..engine import _train_epoch, make_trainer
 from ..families import family_of
 from ..inference import predict_batches, prediction_loader
-from ..models import build_model, hybridize, hybridize_for_prediction
+from ..models import build_model, fusion_available, hybridize, hybridize_for_prediction
+from ..serving.graph import image_batches
+from ..serving.quantize import quantize
 from ..objectives import SingleLabel
 from ..transforms import EvalTransform, build_eval_transform
 from .measuring import N_OUTPUTS, Monitor, Stopwatch, memory_batch, one_hot_targets, repeat_batch
@@ -145,7 +147,7 @@ def loader_kind(cfg):
 class _Bench:
     """One network, trainer and image list; measures the pairs of ``run_bench``."""
 
-    def __init__(self, cfg, images_dir, batches, warmup, repeat):
+    def __init__(self, cfg, images_dir, batches, warmup, repeat, int8=None):
         self.cfg = dict(cfg, pretrained=False, allow_random_init=True)   # throughput needs no weights
         self.ctx = resolve_devices(cfg["devices"])
         self.batch = cfg["batch_size"] * len(self.ctx)
@@ -162,6 +164,7 @@ class _Bench:
         self.images = bench_images(self.cfg, images_dir, self.loader_batches * self.batch)
         self.naive = None
         self.predicting = False
+        self.int8 = int8          # (calibration images, mode): prediction through the INT8 network
 
     def start_baseline(self):
         """Start the naive loop's process (``naive.py``); its rounds then alternate with
@@ -195,9 +198,13 @@ class _Bench:
 
     def predict(self, tta):
         """``(Pair, batch, crops)`` of prediction with ``tta``; the network predicts as a
-        loaded run does (``hybridize_for_prediction``: fused on a CPU), so it trains no more."""
+        loaded run does (``hybridize_for_prediction``: fused on a CPU; or INT8, calibrated on
+        the bench's images), so it trains no more."""
         if not self.predicting:
             hybridize_for_prediction(self.net, self.ctx)
+            if self.int8:
+                n, mode = self.int8
+                self.net, _ = quantize(self.net, image_batches(self.cfg, self.images[:n]), mode, log=lambda *_: None)
             self.predicting = True
         transform = build_eval_transform(self.cfg, tta)
         per_batch = max(1, self.batch // transform.n_crops)    # as the families batch it
@@ -217,14 +224,20 @@ class _Bench:
 
 
 def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, repeat=5, log=print,
-              baseline=False):
+              baseline=False, int8=False, calib_images=64, calib_mode="naive"):
     """Measure and print; returns a dict of the figures (images/s, ratios, MB, cores).
-    ``baseline``: also the naive loop (``naive.py``) and the kit's speed-up over it."""
+    ``baseline``: also the naive loop (``naive.py``) and the kit's speed-up over it.
+    ``int8``: predict through the INT8 network (``serving.quantize``), calibrated on
+    ``calib_images`` of the bench's images."""
+    if int8 and not fusion_available(resolve_devices(cfg["devices"])):
+        raise ValueError("--int8: INT8 prediction runs on a CPU with oneDNN; measure it with --set devices=cpu")
     result = {}
     with Monitor() as monitor:
-        bench = _Bench(cfg, images_dir, batches, warmup, repeat)
+        bench = _Bench(cfg, images_dir, batches, warmup, repeat, (calib_images, calib_mode) if int8 else None)
         log(f"[bench] {cfg['model']} at {cfg['image_size']} px, batch {bench.batch} on {describe(bench.ctx)}"
-            + (f", AMP {cfg['amp']}" if bench.amp_on else "") + "; "
+            + (f", AMP {cfg['amp']}" if bench.amp_on else "")
+            + f"; prediction {'INT8' if int8 else 'float32'}" + (", fused" if fusion_available(bench.ctx) else "")
+            + "; "
             f"{cfg['workers']} {loader_kind(cfg)} workers; {len(set(bench.images))} images from "
             f"{_source(cfg, images_dir)}; {_threads()}; medians of {repeat} rounds of {batches} batches")
         try:
