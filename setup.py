@@ -40,7 +40,9 @@ setup(
         # opset: onnx 1.16.2 stamps opset 21, which onnxruntime 1.18.1 runs (1.18 and 1.20
         # refuse onnx 1.17's opset 22).
         "export": ["onnx==1.16.2", "onnxruntime==1.18.1"],
-        "tutorial": ["jupyter", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "scikit-image>=0.22,<0.23"],
+        # onnx/onnxruntime: notebook 08 exports a run to ONNX and runs it (pins as in `export`).
+        "tutorial": ["jupyter", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "scikit-image>=0.22,<0.23",
+                     "onnx==1.16.2", "onnxruntime==1.18.1"],
     },
     entry_points={"console_scripts": ["gluonfashion=gluonfashion.cli:main"]},
 )

@@ -125,8 +125,24 @@ def _check_04(nb):
     assert (table["0.50"][f1], table["0.15"][f2]) == (0.75, 0.833)
 
 
+def _check_08(nb):
+    # Section 1: the cat photograph, 451x300, with its shorter side scaled to 96 px: 451 * 96 / 300
+    # = 144.32 -> 144x96, and the centre 96 columns start at (144 - 96) // 2 = 24
+    text, _ = _output(nb, "cat = photos.chelsea()")
+    assert "cat photo 451x300 -> 144x96 -> centre 96x96 from column 24, row 0" in text
+    # "the exported network and the kit agree exactly": plain SymbolBlock.imports on OpenCV input
+    text, _ = _output(nb, "plain = predict_plain(images)")
+    n, diff, same = re.search(r"(\d+) \w+ images: .* probability (\S+); same top value for (\d+)", text).groups()
+    assert float(diff) <= 1e-6 and same == n
+    # Section 2: ONNX Runtime, one row of 6 probabilities per image for batches of 1, 5 and all
+    text, _ = _output(nb, "session.run(None")
+    rows = re.findall(r"batch of +(\d+): output \((\d+), (\d+)\), largest difference from the kit (\S+)", text)
+    assert [r[0] for r in rows] == ["1", "5", n]
+    assert all(size == out and classes == "6" and float(d) < 1e-4 for size, out, classes, d in rows)
+
+
 STATED_VALUES = {"01_data.ipynb": _check_01, "02_transfer_learning.ipynb": _check_02,
-                 "04_multilabel_styles.ipynb": _check_04}
+                 "04_multilabel_styles.ipynb": _check_04, "08_production.ipynb": _check_08}
 
 
 def check_stated_values(name, nb):
