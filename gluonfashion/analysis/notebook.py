@@ -15,7 +15,7 @@ FAST_OVERRIDES = {"epochs": 1, "batch_size": 16, "warmup_epochs": 0, "workers": 
 # Size of the fast-mode demo datasets (all eight FashionAI tasks, a few images each).
 FAST_FASHIONAI = {"train_per_value": 6, "test_per_value": 2, "image_size": 96}
 FAST_JD = {"n_train": 160, "n_test": 20, "image_size": 96}
-FAST_DEEPFASHION = {"n_train": 48, "n_val": 16, "n_test": 24, "image_size": 64}
+FAST_DEEPFASHION = {"n_train": 48, "n_val": 16, "n_test": 24, "image_size": 96}   # scenes no smaller than the input
 # Size of the fast-mode low-data sets (``NotebookEnv.low_data_demo``), whatever a notebook asks.
 FAST_LOW_DATA = {"train_per_value": 2, "test_per_value": 2, "image_size": 96}
 
