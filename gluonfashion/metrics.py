@@ -11,7 +11,9 @@ JD style (13 binary labels per image):
 
 DeepFashion (a category and attributes per image):
     ``topk_accuracy``                     share of images whose category is in the top-k scores
+                                          (``topk_hits``: per image)
     ``topk_recall``                       share of true labels found in the top-k scores
+                                          (``topk_recall_per_image``: per image)
     ``topk_recall_by_group``              ``topk_recall`` within each attribute type
     ``category_attribute_scores``         all of them from one (N, C + A) score matrix
 
@@ -25,7 +27,8 @@ import numpy as np
 __all__ = [
     "fashionai_ap", "ap_ranking", "fashionai_map", "basic_precision", "accuracy", "counted_rows", "binomial_interval",
     "fbeta_per_label", "mean_fbeta", "search_thresholds", "apply_thresholds",
-    "topk_accuracy", "topk_recall", "topk_recall_by_group", "category_attribute_scores",
+    "topk_hits", "topk_accuracy", "topk_recall_per_image", "topk_recall", "topk_recall_by_group",
+    "category_attribute_scores",
 ]
 
 
@@ -423,13 +426,33 @@ def score_sets(val_probs, val_truth, test_probs=None, test_truth=None, min_posit
     return out
 
 
+def topk_recall_per_image(scores, y_true, k):
+    """Per image, the share of its true labels that are among its ``k`` highest scores
+    (ties broken towards the lower label index): an (N,) float array, NaN for an image
+    with no true label. ``topk_recall`` is its mean over the other images.
+
+    Args:
+        scores: (N, L) scores.
+        y_true: (N, L) 0/1 targets.
+        k: number of top scores per image, 1 <= k <= L.
+    """
+    scores = _scores_2d("scores", scores)
+    y_true = _binary_2d("y_true", y_true, shape=scores.shape)
+    if not 1 <= k <= scores.shape[1]:
+        raise ValueError(f"k must be in [1, {scores.shape[1]}], got {k}")
+    n_true = y_true.sum(axis=1)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    found = np.take_along_axis(y_true, top, axis=1).sum(axis=1)
+    return np.where(n_true > 0, found / np.maximum(n_true, 1), np.nan)
+
+
 def topk_recall(scores, y_true, k):
     """Attribute top-k recall (DeepFashion protocol).
 
     For every image, the share of its true labels that are among its k highest
     scores (ties broken towards the lower label index); averaged over the images
-    that have at least one true label. With one-hot ``y_true`` this is top-k
-    accuracy.
+    that have at least one true label (``topk_recall_per_image``). With one-hot
+    ``y_true`` this is top-k accuracy.
 
     Args:
         scores: (N, L) scores.
@@ -439,29 +462,29 @@ def topk_recall(scores, y_true, k):
     Returns:
         float in [0, 1].
     """
-    scores = _scores_2d("scores", scores)
-    y_true = _binary_2d("y_true", y_true, shape=scores.shape)
-    if not 1 <= k <= scores.shape[1]:
-        raise ValueError(f"k must be in [1, {scores.shape[1]}], got {k}")
-    n_true = y_true.sum(axis=1)
-    if not n_true.any():
+    shares = topk_recall_per_image(scores, y_true, k)
+    if np.isnan(shares).all():
         raise ValueError("y_true has no positive label in any row: recall is undefined")
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    found = np.take_along_axis(y_true, top, axis=1).sum(axis=1)
-    has_labels = n_true > 0
-    return float(np.mean(found[has_labels] / n_true[has_labels]))
+    return float(np.nanmean(shares))
 
 
-def topk_accuracy(scores, labels, k):
-    """Share of samples whose label is among their ``k`` highest scores (ties broken
-    towards the lower class index, as ``topk_recall``); ``k`` larger than the number of
-    classes counts every class. ``k = 1`` is ``accuracy``."""
+def topk_hits(scores, labels, k):
+    """Per sample, whether its label is among its ``k`` highest scores (ties broken
+    towards the lower class index, as ``topk_recall``): an (N,) bool array; ``k``
+    larger than the number of classes counts every class. ``topk_accuracy`` is its
+    mean."""
     scores = _scores_2d("scores", scores)
     labels = _class_labels(labels, *scores.shape)
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return float(np.mean((top == labels[:, None]).any(axis=1)))
+    return (top == labels[:, None]).any(axis=1)
+
+
+def topk_accuracy(scores, labels, k):
+    """Share of samples whose label is among their ``k`` highest scores (``topk_hits``);
+    ``k = 1`` is ``accuracy``."""
+    return float(np.mean(topk_hits(scores, labels, k)))
 
 
 def topk_recall_by_group(scores, y_true, groups, k):

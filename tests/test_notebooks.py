@@ -66,8 +66,8 @@ def _output(nb, marker):
     wraps into blocks has its rows joined again), as lists of fields."""
     cells = [c for c in nb.cells if c.cell_type == "code" and marker in c.source]
     assert len(cells) == 1, f"{len(cells)} code cells contain {marker!r}"
-    text = "".join(o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
-                   for o in cells[0].outputs)
+    text = "\n".join(o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
+                     for o in cells[0].outputs)
     rows = {}
     for line in text.splitlines():
         label, *rest = re.split(r"\s{2,}", line.strip())
@@ -125,6 +125,29 @@ def _check_04(nb):
     assert (table["0.50"][f1], table["0.15"][f2]) == (0.75, 0.833)
 
 
+def _check_07(nb):
+    # Section 3, one image's loss: softmax(2, 1, 0) = (0.665, 0.245, 0.090), CE = ln(e^2 + e + 1) - 2
+    # = 0.4076; striped (present, p 0.5) ln 2 = 0.6931, floral (absent, p 0.881) 0.1 * -ln(1 - 0.881)
+    # = 0.2127, denim unknown 0, pocket (present, p 0.953) 0.0486; their mean 0.2386;
+    # "0.4076 + 20 x 0.2386 = 5.1797 ... with w_s = 1 it is 0.4076 + 0.2386 = 0.6462"
+    _, rows = _output(nb, "analysis.category_attribute_loss_terms(")
+    columns = ["logit"] + rows["logit"]                   # the header line: logit probability target term
+    value = lambda output, column: float(rows[output][columns.index(column)])
+    assert [value(o, "probability") for o in ("Tee", "Blouse", "Dress")] == [0.6652, 0.2447, 0.09]
+    assert [value(o, "term") for o in ("Tee", "striped", "floral", "denim", "pocket")] == \
+        [0.4076, 0.6931, 0.2127, 0, 0.0486]
+    assert _numbers(rows["category cross-entropy"]) == [0.4076] and _numbers(rows["attributes' mean term"]) == [0.2386]
+    assert _numbers(rows["loss, thesis (w_c 1, w_s 20)"]) == [5.1797]
+    assert _numbers(rows["loss, equal (w_c 1, w_s 1)"]) == [0.6462]
+    # Section 4: "Top-1 accuracy is 2/4 = 0.5, top-3 is 3/4 = 0.75"; "Recall@3 = (1 + 2/3 + 3/4) / 3 =
+    # 0.8056"; recall@1 "(1/2 + 1/3 + 1/4) / 3 = 0.3611"; pooled "7 of 9 found: 0.7778"
+    text, _ = _output(nb, "analysis.topk_table(")
+    assert "category top-1 accuracy 0.5000, top-3 0.7500\n" in text
+    assert "attribute recall@1 0.3611, recall@3 0.8056\n" in text
+    assert "recall@3 pooled over all 9 present attributes instead: 0.7778\n" in text
+    assert [text.count(f) for f in ("2 of 2", "2 of 3", "3 of 4", "0 of 0")] == [1, 1, 1, 1]
+
+
 def _check_08(nb):
     # Section 1: the cat photograph, 451x300, with its shorter side scaled to 96 px: 451 * 96 / 300
     # = 144.32 -> 144x96, and the centre 96 columns start at (144 - 96) // 2 = 24
@@ -142,7 +165,8 @@ def _check_08(nb):
 
 
 STATED_VALUES = {"01_data.ipynb": _check_01, "02_transfer_learning.ipynb": _check_02,
-                 "04_multilabel_styles.ipynb": _check_04, "08_production.ipynb": _check_08}
+                 "04_multilabel_styles.ipynb": _check_04, "07_deepfashion.ipynb": _check_07,
+                 "08_production.ipynb": _check_08}
 
 
 def check_stated_values(name, nb):

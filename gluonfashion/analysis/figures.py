@@ -1,5 +1,6 @@
 """The notebooks' figures: class balance, image grids, heat maps, confusion matrix,
-validation curves and F-beta curves; each function returns a matplotlib figure."""
+validation curves, bars with intervals and F-beta curves; each function returns a
+matplotlib figure."""
 import io
 import os
 
@@ -190,6 +191,33 @@ def plot_curves_side_by_side(runs, metrics=("train_loss", "val_loss", "val_accur
             ax.set_yscale("log")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_interval_bars(tables, rows=None, labels=None, title=None, ylabel=None):
+    """Grouped bars with 95 % error bars: one group per row of the tables (``rows``, by
+    default every row of the first; ``labels`` their names on the axis), one bar per
+    table of ``tables`` (``{name: table}`` with columns ``value``, ``95 % low`` and
+    ``95 % high``, e.g. ``interval_table``)."""
+    names = list(tables)
+    rows = list(rows if rows is not None else tables[names[0]].index)
+    fig, ax = _plt().subplots(figsize=(max(4.8, 1.1 * len(rows) + 1.5), 3.4))
+    width = 0.8 / len(names)
+    positions = np.arange(len(rows))
+    for i, name in enumerate(names):
+        table = tables[name].loc[rows].astype(float)
+        values = table["value"].to_numpy()
+        errors = np.vstack([values - table["95 % low"].to_numpy(), table["95 % high"].to_numpy() - values])
+        ax.bar(positions + (i - (len(names) - 1) / 2) * width, values, width, yerr=errors, capsize=3, label=name)
+    ax.set_xticks(positions)
+    ax.set_xticklabels(labels or rows, fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel or "")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 

@@ -1,11 +1,12 @@
 """The competition metrics and losses taken apart into tables: the FashionAI AP row by row,
-precision and recall per threshold, F-beta curves, each label's multi-label loss term."""
+precision and recall per threshold, F-beta curves, each label's multi-label loss term,
+the DeepFashion loss per output and its top-k figures image by image."""
 import numpy as np
 import pandas as pd
 from mxnet import nd
 
 from .. import metrics
-from ..losses import make_multilabel_loss
+from ..losses import CategoryAttributeLoss, MultiLabelBCE, make_multilabel_loss
 
 
 def ap_table(probs, labels, names=None):
@@ -80,3 +81,69 @@ def fbeta_curves(probs, y_true, thresholds=None, beta=2.0):
     scores = np.stack([metrics.fbeta_per_label(y_true, (np.asarray(probs) >= t).astype(int), beta)
                        for t in thresholds])
     return thresholds, scores
+
+
+def category_attribute_loss_terms(logits, targets, n_categories, weightings, pos_weight=1.0, neg_weight=0.1,
+                                  names=None):
+    """ONE image's DeepFashion loss (``losses.CategoryAttributeLoss``) taken apart.
+
+    ``logits``, ``targets``: ``(C + A,)``: the category's logits then the attributes';
+    the one-hot category then per attribute 1 (present), 0 (absent) or -1 (unknown).
+    ``weightings``: ``{name: (w_c, w_s)}``. Returns ``(terms, totals)``:
+
+    * ``terms``, one row per output: its logit, probability (softmax over the C
+      categories, a sigmoid per attribute), target and loss term: -y * log p for a
+      category (only the true one counts), ``pos_weight * y * -log p + neg_weight *
+      (1 - y) * -log(1 - p)`` for an attribute, 0 when unknown (the kit's ``MultiLabelBCE``);
+    * ``totals``: the category cross-entropy (the category terms' sum), the attributes'
+      mean term (over all A, unknown ones counting 0) and, per weighting, the image's
+      loss w_c * CE + w_s * mean as ``CategoryAttributeLoss`` computes it.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    n = n_categories
+    row = nd.array(logits[None, :])
+    category_p = nd.softmax(row[:, :n]).asnumpy()[0]
+    attribute_p = nd.sigmoid(row[:, n:]).asnumpy()[0]
+    values = targets[n:]
+    bce = MultiLabelBCE(pos_weight=pos_weight, neg_weight=neg_weight, batch_axis=1)   # mean over the one image
+    attribute_terms = bce(row[:, n:], nd.array(np.maximum(values, 0)[None, :]),
+                          nd.array((values >= 0)[None, :].astype(np.float32))).asnumpy()
+    category_terms = -targets[:n] * np.log(category_p)
+    terms = pd.DataFrame({"logit": logits, "probability": np.concatenate([category_p, attribute_p]),
+                          "target": targets.astype(int), "term": np.concatenate([category_terms, attribute_terms])},
+                         index=names or [f"c{i + 1}" for i in range(n)] + [f"a{i + 1}" for i in range(len(values))])
+    totals = {"category cross-entropy": float(category_terms.sum()),
+              "attributes' mean term": float(attribute_terms.mean())}
+    for name, (w_c, w_s) in weightings.items():
+        loss = CategoryAttributeLoss(n, w_c, w_s, pos_weight, neg_weight)
+        totals[f"loss, {name} (w_c {w_c:g}, w_s {w_s:g})"] = float(loss(row, nd.array(targets[None, :])).asscalar())
+    return terms, pd.Series(totals)
+
+
+def topk_table(scores, truth, n_categories, k=3, category_names=None, attribute_names=None):
+    """The DeepFashion top-k figures image by image: one row per image with its k best
+    categories (best first), its true category, whether that is among them
+    (``metrics.topk_hits``), its k best attributes, its present ones, how many of those
+    are among the k, and its recall@k (``metrics.topk_recall_per_image``: NaN for an
+    image with no present attribute). ``scores``, ``truth``: ``(N, C + A)`` as in
+    ``metrics.category_attribute_scores``. The columns' means are the top-k accuracy
+    and the attribute recall@k."""
+    scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth)
+    n = n_categories
+    categories = category_names or [f"c{i + 1}" for i in range(n)]
+    attributes = attribute_names or [f"a{i + 1}" for i in range(scores.shape[1] - n)]
+    labels = (truth[:, :n] == 1).argmax(axis=1)
+    present = (truth[:, n:] == 1).astype(np.uint8)
+    k_att = min(k, present.shape[1])
+    top_c = np.argsort(-scores[:, :n], axis=1, kind="stable")[:, :k]
+    top_a = np.argsort(-scores[:, n:], axis=1, kind="stable")[:, :k_att]
+    return pd.DataFrame({
+        f"top-{k} categories": [", ".join(categories[j] for j in row) for row in top_c],
+        "category": [categories[j] for j in labels],
+        "hit": metrics.topk_hits(scores[:, :n], labels, k),
+        f"top-{k} attributes": [", ".join(attributes[j] for j in row) for row in top_a],
+        "present": [", ".join(attributes[j] for j in np.flatnonzero(row)) for row in present],
+        "found": [f"{int(present[i, top_a[i]].sum())} of {int(present[i].sum())}" for i in range(len(present))],
+        f"recall@{k}": metrics.topk_recall_per_image(scores[:, n:], present, k_att),
+    }, index=pd.RangeIndex(1, len(scores) + 1, name="image"))

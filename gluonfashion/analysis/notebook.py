@@ -15,11 +15,13 @@ FAST_OVERRIDES = {"epochs": 1, "batch_size": 16, "warmup_epochs": 0, "workers": 
 # Size of the fast-mode demo datasets (all eight FashionAI tasks, a few images each).
 FAST_FASHIONAI = {"train_per_value": 6, "test_per_value": 2, "image_size": 96}
 FAST_JD = {"n_train": 160, "n_test": 20, "image_size": 96}
+FAST_DEEPFASHION = {"n_train": 48, "n_val": 16, "n_test": 24, "image_size": 96}   # scenes no smaller than the input
 # Size of the fast-mode low-data sets (``NotebookEnv.low_data_demo``), whatever a notebook asks.
 FAST_LOW_DATA = {"train_per_value": 2, "test_per_value": 2, "image_size": 96}
 
 DEMO_FASHIONAI_ROOT = "data/demo/fashionai"
 DEMO_JD_ROOT = "data/demo/jd"
+DEMO_DEEPFASHION_ROOT = "data/demo/deepfashion"
 
 
 def is_fast_mode():
@@ -54,6 +56,7 @@ class NotebookEnv:
     runs_dir: str
     overrides: dict = field(default_factory=dict)
     demo_dir: str = "data/demo"     # where generated demo sets go (fast mode: its temporary folder)
+    deepfashion_root: str = None
 
     def config_overrides(self, **settings):
         """``(key, value)`` pairs for ``load_config``: the notebook's ``settings``, with
@@ -99,6 +102,12 @@ def ensure_jd_demo(root, fast=False):
     return root
 
 
+def ensure_deepfashion_demo(root, fast=False):
+    """Generate the DeepFashion demo data into ``root`` unless it is there and current."""
+    ensure_demo("deepfashion", root, progress=False, **(FAST_DEEPFASHION if fast else {}))
+    return root
+
+
 def _checked_root(path, demo_path, need, generate):
     """``path`` itself; the demo data is generated when ``path`` is the demo folder and
     empty, any other missing folder is an error (real data is never invented)."""
@@ -112,7 +121,7 @@ def _checked_root(path, demo_path, need, generate):
 
 
 def notebook_setup(fashionai_root=DEMO_FASHIONAI_ROOT, jd_root=None, runs_dir="runs/tutorial",
-                   need=("fashionai",), dpi=72):
+                   need=("fashionai",), dpi=72, deepfashion_root=None):
     """Prepare a tutorial notebook; returns a ``NotebookEnv``.
 
     Moves to the repository root (paths in the notebooks are relative to it), switches
@@ -122,7 +131,7 @@ def notebook_setup(fashionai_root=DEMO_FASHIONAI_ROOT, jd_root=None, runs_dir="r
     (``GLUONFASHION_FAST_DIR`` when set, so several notebooks can share them) and
     ``env.overrides`` shortens training to one epoch.
 
-    ``need``: which datasets the notebook reads (``"fashionai"``, ``"jd"``).
+    ``need``: which datasets the notebook reads (``"fashionai"``, ``"jd"``, ``"deepfashion"``).
     """
     root = find_repo_root()
     os.chdir(root)
@@ -134,17 +143,22 @@ def notebook_setup(fashionai_root=DEMO_FASHIONAI_ROOT, jd_root=None, runs_dir="r
         base = os.environ.get(FAST_DIR_ENV) or tempfile.mkdtemp(prefix="gluonfashion_fast_")
         fashionai_root = os.path.join(base, "fashionai")
         jd_root = os.path.join(base, "jd")
+        deepfashion_root = os.path.join(base, "deepfashion")
         runs_dir = os.path.join(base, "runs")
         if "fashionai" in need:
             ensure_fashionai_demo(fashionai_root, fast=True)
         if "jd" in need:
             ensure_jd_demo(jd_root, fast=True)
+        if "deepfashion" in need:
+            ensure_deepfashion_demo(deepfashion_root, fast=True)
         overrides = dict(FAST_OVERRIDES)
         demo_dir = base
     else:
         fashionai_root = _checked_root(fashionai_root, DEMO_FASHIONAI_ROOT, "fashionai" in need,
                                        ensure_fashionai_demo)
         jd_root = _checked_root(jd_root, DEMO_JD_ROOT, "jd" in need, ensure_jd_demo)
+        deepfashion_root = _checked_root(deepfashion_root, DEMO_DEEPFASHION_ROOT, "deepfashion" in need,
+                                         ensure_deepfashion_demo)
         overrides = {}
         demo_dir = os.path.dirname(DEMO_FASHIONAI_ROOT)
-    return NotebookEnv(fast, root, fashionai_root, jd_root, runs_dir, overrides, demo_dir)
+    return NotebookEnv(fast, root, fashionai_root, jd_root, runs_dir, overrides, demo_dir, deepfashion_root)
