@@ -153,10 +153,12 @@ def _check_08(nb):
     # = 144.32 -> 144x96, and the centre 96 columns start at (144 - 96) // 2 = 24
     text, _ = _output(nb, "cat = photos.chelsea()")
     assert "cat photo 451x300 -> 144x96 -> centre 96x96 from column 24, row 0" in text
-    # "the exported network and the kit agree exactly": plain SymbolBlock.imports on OpenCV input
+    # the exported network and the kit agree: plain SymbolBlock.imports on OpenCV input against the
+    # kit, which fuses the graph with oneDNN at load (the same arithmetic reordered), so the
+    # probabilities differ by float32 rounding (a few 1e-6), never in the top value
     text, _ = _output(nb, "plain = predict_plain(images)")
     n, diff, same = re.search(r"(\d+) \w+ images: .* probability (\S+); same top value for (\d+)", text).groups()
-    assert float(diff) <= 1e-6 and same == n
+    assert float(diff) <= 1e-5 and same == n
     # Section 2: ONNX Runtime, one row of 6 probabilities per image for batches of 1, 5 and all
     text, _ = _output(nb, "session.run(None")
     rows = re.findall(r"batch of +(\d+): output \((\d+), (\d+)\), largest difference from the kit (\S+)", text)
