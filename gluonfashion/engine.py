@@ -177,6 +177,12 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
     net = build_model(cfg, objective.n_outputs, ctx, log)
     if state:
         net.load_parameters(saved[run.LAST_PARAMS], ctx=ctx)
+    if workers.distributed and not state:
+        # Layers initialised at their first forward (the head) drew different weights on
+        # different workers when left to the first training step (seen in 1 job of 4):
+        # initialise them here, from the state one process has at its first forward.
+        _seed_epoch(cfg["seed"], 0)
+        net(nd.zeros((1, cfg["image_size"], cfg["image_size"], 3), dtype="uint8", ctx=ctx[0]))
     hybridize(net)
     objective.loss.hybridize()
     trainer = make_trainer(cfg, net, workers)   # before any freezing: see make_trainer
@@ -190,7 +196,7 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
 
     history = state["history"] if state else []
     best = state["best"] if state else None
-    start = state["epoch"] if state else 0   # epochs completed = next 0-based index
+    start = start_epoch(state)
     averaged = swa.WeightAverage.load(saved.get(run.SWA_RUNNING),
                                       state.get("swa_snapshots", []) if state else [])
     if workers.writes:
@@ -243,6 +249,11 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
     if workers.distributed:
         log(f"[distributed] {workers} finished: weights {weights_digest(net)}")
     return (best if workers.writes else None), net
+
+
+def start_epoch(state):
+    """The 0-based epoch a run starts with: the epochs a saved state completed, else 0."""
+    return state["epoch"] if state else 0
 
 
 def _start_state(run, cfg, data, resume, fresh, writes):
