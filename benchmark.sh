@@ -3,16 +3,20 @@
 #   FashionAI: train every attribute task, predict the questions, merge and check the
 #              submission (submission/submission.csv), score it when answers exist;
 #   JD:        download the images, train one network for the 13 styles, search per-style
-#              thresholds, write submission/jd_submission.csv, score it when answers exist.
-# Real data under data/fashionai/ or data/jd/ selects the full profile; otherwise the
-# embedded demo data is generated and the demo profile runs (2-core CPU, ~12 minutes).
+#              thresholds, write submission/jd_submission.csv, score it when answers exist;
+#   DeepFashion: crop the boxes, train one network for the category and the attributes,
+#              write submission/deepfashion_predictions.csv (top-5 ids), score the test set.
+# Real data under data/fashionai/, data/jd/ or data/deepfashion/ selects the full profile;
+# otherwise the embedded demo data is generated and the demo profile runs (2-core CPU).
 #
-#   bash benchmark.sh                      # both families, profile picked per family
-#   bash benchmark.sh --family fashionai   # or jd
+#   bash benchmark.sh                      # all three families, profile picked per family
+#   bash benchmark.sh --family fashionai   # or jd, or deepfashion
 #   bash benchmark.sh --profile demo       # force a profile
 #   bash benchmark.sh --tasks "skirt_length_labels pant_length_labels"
 #   bash benchmark.sh --ensemble           # also train a second, different model per task
 #                                          # and finish with a mean ensemble of the two
+#   bash benchmark.sh --allow-failed-downloads   # JD: train even when some images could not
+#                                          # be downloaded (default: stop and say so)
 #   MXNET_VARIANT=cu112 bash benchmark.sh  # CUDA 11.2 build of MXNet (default: auto-detect)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,13 +25,15 @@ profile=auto
 family=all
 tasks=""
 ensemble=0
+allow_failed=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --family) family="$2"; shift 2 ;;
     --tasks) tasks="$2"; shift 2 ;;
     --ensemble) ensemble=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --allow-failed-downloads) allow_failed=(--allow-failed); shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -96,7 +102,11 @@ jd() {
   if [[ "$p" == demo ]]; then
     gluonfashion demo-data --family jd --out data/demo
   fi
-  gluonfashion download --config "$cfg" --profile "$p"
+  if ! gluonfashion download --config "$cfg" --profile "$p" "${allow_failed[@]}"; then
+    log "JD: images missing after download (report above); rerun to retry them, or pass" \
+        "--allow-failed-downloads to train without them"
+    exit 1
+  fi
   gluonfashion train --config "$cfg" --profile "$p" --fresh --predict
   if [[ "$p" == demo ]]; then
     gluonfashion evaluate --config "$cfg" --profile "$p"
@@ -112,10 +122,30 @@ jd() {
   fi
 }
 
+deepfashion() {
+  local p; p=$(pick_profile deepfashion data/deepfashion/Anno/list_category_img.txt)
+  local cfg=configs/deepfashion/deepfashion.yaml
+  log "DeepFashion, profile $p"
+  if [[ "$p" == demo ]]; then
+    gluonfashion demo-data --family deepfashion --out data/demo
+  fi
+  gluonfashion train --config "$cfg" --profile "$p" --fresh --predict
+  gluonfashion evaluate --config "$cfg" --profile "$p"   # the lists hold the test answers
+  if [[ $ensemble == 1 ]]; then
+    train_variant "$cfg" "$p"
+    gluonfashion ensemble --runs "runs/$p/deepfashion" "runs/$p/deepfashion_b" --method mean \
+      --out submission/ensemble_deepfashion
+    log "ensemble of the two DeepFashion models:"
+    gluonfashion evaluate --config "$cfg" --profile "$p" \
+      --submission submission/ensemble_deepfashion/deepfashion_scores.csv
+  fi
+}
+
 case "$family" in
   fashionai) fashionai ;;
   jd) jd ;;
-  all) fashionai; jd ;;
-  *) echo "--family must be fashionai, jd or all" >&2; exit 2 ;;
+  deepfashion) deepfashion ;;
+  all) fashionai; jd; deepfashion ;;
+  *) echo "--family must be fashionai, jd, deepfashion or all" >&2; exit 2 ;;
 esac
 log "finished in $(( $(date +%s) - start )) s"

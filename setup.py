@@ -34,8 +34,14 @@ setup(
         "cpu": ["mxnet==1.9.1"],
         "cu112": ["mxnet-cu112==1.9.1"],
         # scikit-image: sample photos (data.chelsea(), data.coffee()) shipped in the wheel;
-        # 0.22.x tested with numpy 1.23 on Python 3.11.
-        "test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "scikit-image>=0.22,<0.23"],
+        # 0.22.x tested with numpy 1.23 on Python 3.11. onnx/onnxruntime: as in `export`.
+        "test": ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "scikit-image>=0.22,<0.23",
+                 "onnx==1.16.2", "onnxruntime==1.18.1"],
+        # `gluonfashion export --format onnx` goes through MXNet 1.9.1's own exporter, which
+        # imports onnx.mapping (gone in onnx 1.19) and stamps the installed onnx's newest
+        # opset: onnx 1.16.2 stamps opset 21, which onnxruntime 1.18.1 runs (1.18 and 1.20
+        # refuse onnx 1.17's opset 22).
+        "export": ["onnx==1.16.2", "onnxruntime==1.18.1"],
         "tutorial": ["jupyter", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6", "scikit-image>=0.22,<0.23"],
     },
     entry_points={"console_scripts": ["gluonfashion=gluonfashion.cli:main"]},

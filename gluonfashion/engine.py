@@ -233,6 +233,7 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
             checkpoint.save_params(net, run.file(run.BEST_PARAMS))
             run.write_json(run.BEST_RECORD, {
                 **best, "select_metric": objective.select_metric, "problem": objective.kind,
+                "objective": objective.saved(),
                 "classes": data.class_names, "config": cfg, "data": data.summary,
                 "weights_source": net.weights_source})
         checkpoint.write_metrics_csv(run.file(run.METRICS), history)

@@ -11,6 +11,10 @@ Multi-label tasks (JD styles, DeepFashion attributes), all one core, ``MultiLabe
     ``FocalLoss``         sigmoid focal loss (JD 1st place)
     ``make_multilabel_loss``  builds one of these by name (the config switch)
 
+A category and attributes from one output vector (DeepFashion):
+    ``CategoryAttributeLoss``  w_c * cross-entropy of the category + w_a * weighted BCE
+                               of the known attributes
+
 Conventions, as in ``mxnet.gluon.loss``: ``pred`` are LOGITS (no softmax/sigmoid
 applied), the result is one loss per sample, shape (N,), and the optional third
 input ``sample_weight`` is broadcast-multiplied into the unreduced loss. The
@@ -26,7 +30,7 @@ from mxnet import gluon, ndarray
 __all__ = [
     "SoftTargetCrossEntropy",
     "MultiLabelBCE", "SigmoidBCE", "WeightedBCE", "CostSensitiveBCE", "FocalLoss",
-    "wbce_weights", "cost_sensitive_weights", "make_multilabel_loss",
+    "wbce_weights", "cost_sensitive_weights", "make_multilabel_loss", "CategoryAttributeLoss",
 ]
 
 
@@ -281,3 +285,51 @@ def make_multilabel_loss(name, label_counts=None, **params):
         raise ValueError(f"unknown multi-label loss {name!r}; valid names: "
                          f"{', '.join(sorted(_BUILDERS))}")
     return builder(label_counts, **params)
+
+
+# ------------------------------------------------- category and attributes (DeepFashion)
+
+class CategoryAttributeLoss(gluon.loss.Loss):
+    """The DeepFashion thesis's loss of one network with two heads, on one output vector.
+
+    ``pred`` (N, C + A) logits: the first ``n_categories`` columns are the category's,
+    the rest the attributes'. ``label`` (N, C + A): a category distribution (one-hot),
+    then per attribute 1 (present), 0 (absent) or -1 (unknown). Per sample:
+
+        category_weight * CE(softmax of the category logits, the category)
+      + attribute_weight * mean over the A attributes of
+            pos_weight * y * -log(p) + neg_weight * (1 - y) * -log(1 - p)
+
+    with p = sigmoid(attribute logit) and unknown attributes contributing 0 (masked).
+    The thesis uses w_c 1, w_s 20, w_pos 1, w_neg 0.1 (its eq. 3.8-3.9). The two parts
+    are ``SoftTargetCrossEntropy`` and ``MultiLabelBCE`` (the mask is its sample weight).
+    """
+
+    def __init__(self, n_categories, category_weight=1.0, attribute_weight=20.0, pos_weight=1.0,
+                 neg_weight=0.1, batch_axis=0, **kwargs):
+        super().__init__(None, batch_axis, **kwargs)
+        if n_categories < 1:
+            raise ValueError(f"n_categories must be at least 1, got {n_categories}")
+        for name, value in (("category_weight", category_weight), ("attribute_weight", attribute_weight)):
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {value}")
+        self._n, self._weights = int(n_categories), (float(category_weight), float(attribute_weight))
+        with self.name_scope():
+            self.category_loss = SoftTargetCrossEntropy()
+            self.attribute_loss = MultiLabelBCE(pos_weight=pos_weight, neg_weight=neg_weight)
+
+    def forward(self, pred, label):
+        if isinstance(pred, ndarray.NDArray):   # the weights' constants follow the input (MultiLabelBCE)
+            for const in self.attribute_loss._constants:
+                if pred.context not in const.list_ctx():
+                    const.reset_ctx(const.list_ctx() + [pred.context])
+        return super().forward(pred, label)
+
+    def hybrid_forward(self, F, pred, label):
+        n = self._n
+        category = self.category_loss(F.slice_axis(pred, axis=1, begin=0, end=n),
+                                      F.slice_axis(label, axis=1, begin=0, end=n))
+        values = F.slice_axis(label, axis=1, begin=n, end=None)
+        attributes = self.attribute_loss(F.slice_axis(pred, axis=1, begin=n, end=None), F.relu(values),
+                                         values >= 0)
+        return self._weights[0] * category + self._weights[1] * attributes

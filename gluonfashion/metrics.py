@@ -9,8 +9,11 @@ JD style (13 binary labels per image):
     ``search_thresholds``                 per-style threshold maximising F2
     ``apply_thresholds``                  0/1 predictions with 1..5 labels per image
 
-DeepFashion-style attributes:
+DeepFashion (a category and attributes per image):
+    ``topk_accuracy``                     share of images whose category is in the top-k scores
     ``topk_recall``                       share of true labels found in the top-k scores
+    ``topk_recall_by_group``              ``topk_recall`` within each attribute type
+    ``category_attribute_scores``         all of them from one (N, C + A) score matrix
 
 Conventions: score arrays are ``(N, C)`` (one row per sample), class labels are
 ``(N,)`` integers, multi-label targets and predictions are ``(N, L)`` arrays of 0/1
@@ -20,9 +23,9 @@ argument and the shape it got.
 import numpy as np
 
 __all__ = [
-    "fashionai_ap", "fashionai_map", "basic_precision", "accuracy", "counted_rows", "binomial_interval",
+    "fashionai_ap", "ap_ranking", "fashionai_map", "basic_precision", "accuracy", "counted_rows", "binomial_interval",
     "fbeta_per_label", "mean_fbeta", "search_thresholds", "apply_thresholds",
-    "topk_recall",
+    "topk_accuracy", "topk_recall", "topk_recall_by_group", "category_attribute_scores",
 ]
 
 
@@ -97,15 +100,50 @@ def counted_rows(probs, maybe=None):
     return ~maybe[np.arange(len(probs)), probs.argmax(axis=1)]
 
 
+def ap_ranking(probs, labels):
+    """The ranking behind ``fashionai_ap``: ``(order, hits, precision_at_k)``.
+
+    ``order`` lists the samples by confidence (top probability), descending, equal
+    confidences in input order; ``hits`` (in that order) whether a sample's argmax is
+    its label; ``precision_at_k`` the precision of the first k samples. Samples of
+    equal confidence have no order of their own, so for them precision@k is the
+    expectation over every order of the tie: a tied group of g samples with h hits
+    holds h * j / g hits in its first j places. No two equal confidences: the plain
+    cumulative precision.
+    """
+    probs = _scores_2d("probs", probs)
+    labels = _class_labels(labels, *probs.shape)
+    confidence = probs.max(axis=1)
+    order = np.argsort(-confidence, kind="stable")
+    hits = (probs.argmax(axis=1) == labels)[order]
+    ranked = confidence[order]
+    n = len(order)
+    starts_group = np.ones(n, dtype=bool)
+    starts_group[1:] = ranked[1:] != ranked[:-1]
+    starts = np.flatnonzero(starts_group)
+    group = np.cumsum(starts_group) - 1
+    sizes = np.diff(np.append(starts, n))
+    group_hits = np.add.reduceat(hits.astype(np.float64), starts)
+    hits_before = np.concatenate([[0.0], np.cumsum(group_hits)[:-1]])
+    place = np.arange(n) - starts[group] + 1
+    expected_hits = hits_before[group] + group_hits[group] * place / sizes[group]
+    return order, hits, expected_hits / np.arange(1, n + 1)
+
+
 def fashionai_ap(probs, labels, maybe=None):
     """FashionAI average precision of one attribute task.
 
     Definition (the competition's): for every sample take its highest probability
     and the value it belongs to (the argmax); sort the samples by that probability,
-    descending, keeping input order among equal probabilities (stable sort);
-    precision@k is the share of the first k samples whose argmax is the ``y`` value;
-    AP is the mean of precision@k over k = 1..N. With ``maybe`` the samples whose
-    argmax is an ``m`` value are left out before ranking (``counted_rows``).
+    descending; precision@k is the share of the first k samples whose argmax is the
+    ``y`` value; AP is the mean of precision@k over k = 1..N. With ``maybe`` the
+    samples whose argmax is an ``m`` value are left out before ranking
+    (``counted_rows``).
+
+    Equal probabilities: the rule does not order them, and taking them in file order
+    would make the score depend on where a row sits in the file. A tie is scored as
+    the mean over all its orders (``ap_ranking``), so the AP depends only on the
+    probabilities and the labels, and equals the rule's wherever no two samples tie.
 
     So AP rewards being right on the samples the model is most sure about: a
     mistake at rank r costs 1/k in every precision@k with k >= r.
@@ -122,14 +160,9 @@ def fashionai_ap(probs, labels, maybe=None):
     probs = _scores_2d("probs", probs)
     labels = _class_labels(labels, *probs.shape)
     keep = counted_rows(probs, maybe)
-    probs, labels = probs[keep], labels[keep]
-    if not len(probs):
+    if not keep.any():
         return float("nan")
-    confidence = probs.max(axis=1)
-    order = np.argsort(-confidence, kind="stable")
-    hits = (probs.argmax(axis=1) == labels)[order]
-    precision_at_k = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision_at_k.mean())
+    return float(ap_ranking(probs[keep], labels[keep])[2].mean())
 
 
 def fashionai_map(per_task):
@@ -417,3 +450,73 @@ def topk_recall(scores, y_true, k):
     found = np.take_along_axis(y_true, top, axis=1).sum(axis=1)
     has_labels = n_true > 0
     return float(np.mean(found[has_labels] / n_true[has_labels]))
+
+
+def topk_accuracy(scores, labels, k):
+    """Share of samples whose label is among their ``k`` highest scores (ties broken
+    towards the lower class index, as ``topk_recall``); ``k`` larger than the number of
+    classes counts every class. ``k = 1`` is ``accuracy``."""
+    scores = _scores_2d("scores", scores)
+    labels = _class_labels(labels, *scores.shape)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.mean((top == labels[:, None]).any(axis=1)))
+
+
+def topk_recall_by_group(scores, y_true, groups, k):
+    """``topk_recall`` within each group of columns: ``{group: recall}``.
+
+    For group g the scores and labels are cut to the columns with ``groups == g``, the
+    top k are taken among them (all of them when the group has fewer than k columns)
+    and the recall is averaged over the rows with a true label in the group; NaN
+    when no row has one.
+    """
+    scores = _scores_2d("scores", scores)
+    y_true = _binary_2d("y_true", y_true, shape=scores.shape)
+    groups = np.asarray(groups)
+    if groups.shape != (scores.shape[1],):
+        raise ValueError(f"groups must have shape ({scores.shape[1]},) to match, got {groups.shape}")
+    out = {}
+    for group in np.unique(groups):
+        columns = groups == group
+        rows = y_true[:, columns].any(axis=1)
+        out[group.item()] = (topk_recall(scores[rows][:, columns], y_true[rows][:, columns],
+                                         min(k, int(columns.sum())))
+                             if rows.any() else float("nan"))
+    return out
+
+
+def category_attribute_scores(scores, truth, n_categories, attribute_types=None):
+    """The DeepFashion benchmark's scores of one ``(N, C + A)`` score matrix.
+
+    ``truth`` is ``(N, C + A)``: a one-hot category, then per attribute 1 (present);
+    other values (0 absent, -1 unknown) are not present. Returns category top-1/3/5
+    accuracy (``category_top1`` ...), attribute recall@3 and @5 (``attribute_recall3``,
+    ``attribute_recall5``: ``topk_recall``, over the images with a present attribute;
+    NaN when none has one), ``top3_score`` (the mean of category top-3 accuracy and
+    attribute recall@3, leaving out a NaN) and, with ``attribute_types`` (A,),
+    ``by_type: {type: {3: recall, 5: recall}}`` (``topk_recall_by_group``).
+    """
+    scores = _scores_2d("scores", scores)
+    truth = np.asarray(truth)
+    if truth.shape != scores.shape or not 0 < n_categories < scores.shape[1]:
+        raise ValueError(f"truth must have the scores' shape {scores.shape} and n_categories must leave "
+                         f"attribute columns; got {truth.shape} and {n_categories}")
+    one_hot = truth[:, :n_categories] == 1
+    if not np.all(one_hot.sum(axis=1) == 1):
+        raise ValueError("every truth row needs exactly one category (a 1 among the first n_categories columns)")
+    labels = one_hot.argmax(axis=1)
+    present = (truth[:, n_categories:] == 1).astype(np.uint8)
+    attributes = scores[:, n_categories:]
+    has = present.any(axis=1)
+    out = {f"category_top{k}": topk_accuracy(scores[:, :n_categories], labels, k) for k in (1, 3, 5)}
+    for k in (3, 5):
+        out[f"attribute_recall{k}"] = (topk_recall(attributes[has], present[has], min(k, present.shape[1]))
+                                       if has.any() else float("nan"))
+    parts = [v for v in (out["category_top3"], out["attribute_recall3"]) if not np.isnan(v)]
+    out["top3_score"] = float(np.mean(parts))
+    if attribute_types is not None:
+        by_k = {k: topk_recall_by_group(attributes, present, attribute_types, k) for k in (3, 5)}
+        out["by_type"] = {t: {k: by_k[k][t] for k in (3, 5)} for t in by_k[3]}
+    return out

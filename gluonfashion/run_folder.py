@@ -37,7 +37,7 @@ from .data.dataset import loader_options
 from .devices import describe, resolve_devices
 from .inference import predict_probs
 from .models import build_model, hybridize
-from .objectives import objective_class
+from .objectives import activation_for
 from .transforms import build_eval_transform
 
 
@@ -324,7 +324,7 @@ class RunFolder:
         net, cfg, record, ctx = loaded or self.load(which, log=lambda *a: None)
         transform = build_eval_transform(cfg, tta or cfg["tta"])
         batch = max(1, cfg["batch_size"] * len(ctx) // transform.n_crops)   # crops share the batch
-        return predict_probs(net, images, transform, ctx, objective_class(record["problem"]).activation,
+        return predict_probs(net, images, transform, ctx, activation_for(record),
                              batch, cfg["workers"], desc, progress, **loader_options(cfg))
 
 

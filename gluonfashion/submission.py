@@ -8,6 +8,7 @@ import numpy as np
 from . import metrics
 from .data.errors import DataFormatError
 from .data.fashionai import format_probs, read_label_file, read_predictions, read_question_file
+from .data.paths import file_in
 from .tasks import FASHIONAI_TASKS
 
 
@@ -60,7 +61,7 @@ def merge(question_file, pred_dir, out_path, log=print):
         by_task[q.task].append(q)
     merged = {}
     for task, rows in by_task.items():
-        path = os.path.join(pred_dir, f"{task}.csv")
+        path = file_in(pred_dir, f"{task}.csv", "task file")
         if not os.path.exists(path):
             raise SubmissionError(f"no predictions for task {task}: {path} not found "
                                   f"({len(rows)} question rows need it)")

@@ -39,6 +39,9 @@ def test_ap_table_mean_is_the_metric():
     assert list(table["sample"]) == [1, 0, 3, 4, 5, 2]          # by confidence, stable
     assert list(table["hit"]) == [True, True, True, False, True, False]
     assert table["precision@k"].mean() == pytest.approx(metrics.fashionai_ap(probs, labels), abs=1e-4)
+    # a tie (two samples at 0.6, one wrong): rank 1 holds half a hit whichever is listed first
+    tied = analysis.ap_table([[0.6, 0.4], [0.6, 0.4]], [1, 0])
+    assert list(tied["hit"]) == [False, True] and list(tied["precision@k"]) == [0.5, 0.5]
 
 
 def test_cooccurrence_and_conditional_shares():

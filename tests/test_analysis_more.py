@@ -54,8 +54,8 @@ def test_evaluate_run_matches_the_training_record(two_runs):
     plain = analysis.evaluate_run(run_dir, tta="none")
     # validation during training uses the centre crop: the same AP on the best weights
     assert plain["val AP"] == pytest.approx(record["metrics"]["val_map"], abs=1e-6)
+    assert plain["val accuracy"] == pytest.approx(record["metrics"]["val_accuracy"], abs=1e-6)
     assert plain["crops"] == 1 and analysis.evaluate_run(run_dir, tta="ten_crop")["crops"] == 10
-    assert set(plain) == {"val AP", "val accuracy", "test AP", "test accuracy", "crops"}
     sets = analysis.run_eval_sets(run_dir)
     assert len(sets["test"].images) == 18 and sorted(sets["test"].truth.tolist()) == sorted(list(range(6)) * 3)
 
@@ -72,22 +72,33 @@ def test_score_test_probs_matches_the_submission_scorer(two_runs):
 
 def test_swa_weights_are_scored_separately(two_runs):
     _, _, _, swa_run = two_runs
-    best, swa = analysis.evaluate_run(swa_run, which="best"), analysis.evaluate_run(swa_run, which="swa")
-    record = checkpoint.load_json(os.path.join(swa_run, "swa.json"))
-    assert analysis.evaluate_run(swa_run, tta="none", which="swa")["val AP"] == pytest.approx(
-        record["metrics"]["val_map"], abs=1e-6)
-    assert set(best) == set(swa)
+    # each set of weights scores, with the centre crop, what its own record says
+    for which, record in (("best", "best.json"), ("swa", "swa.json")):
+        saved = checkpoint.load_json(os.path.join(swa_run, record))["metrics"]
+        assert analysis.evaluate_run(swa_run, tta="none", which=which)["val AP"] == pytest.approx(
+            saved["val_map"], abs=1e-6)
+    images = analysis.run_eval_sets(swa_run)["val"].images
+    best, swa = (analysis.predict_images(swa_run, images, "none", which) for which in ("best", "swa"))
+    assert np.abs(best - swa).max() > 1e-4            # two networks, not one scored twice
 
 
 def test_compare_ensembles_table(two_runs, tmp_path):
+    from gluonfashion.ensembling.combiners import vote
     _, first, _, second = two_runs
-    table, reports = analysis.compare_ensembles([first, second], methods=("mean", "vote"), out_root=str(tmp_path))
+    table, _ = analysis.compare_ensembles([first, second], methods=("mean", "vote"), out_root=str(tmp_path))
     assert list(table.columns) == ["val AP", "test AP"]
-    assert len(table) == 4 and table.index[-1] == "ensemble: vote"
-    val_mean = reports["mean"]["val_score"]["ensemble"]
-    assert table.loc["ensemble: mean", "val AP"] == pytest.approx(val_mean)
+    assert list(table.index) == ["model: skirt_length_labels", "model: skirt_length_labels_b", "ensemble: mean",
+                                 "ensemble: vote"]
+    # worked out again from the runs' files: the mean and the vote of their validation
+    # probabilities (same split, rows matched by path), scored by the competition AP
+    val = [analysis.load_val_predictions(run) for run in (first, second)]
+    order = [val[1].rel_paths.index(p) for p in val[0].rel_paths]
+    probs = np.stack([val[0].probs, val[1].probs[order]])
+    assert table.loc["ensemble: mean", "val AP"] == pytest.approx(metrics.fashionai_ap(probs.mean(0), val[0].labels))
+    assert table.loc["ensemble: vote", "val AP"] == pytest.approx(metrics.fashionai_ap(vote(probs), val[0].labels))
+    for row, probs_m in zip(table.index[:2], probs):
+        assert table.loc[row, "val AP"] == pytest.approx(metrics.fashionai_ap(probs_m, val[0].labels))
     assert os.path.exists(tmp_path / "mean" / "skirt_length_labels.csv")
-    assert table.loc[table.index[0], "test AP"] == pytest.approx(analysis.score_test_probs(first)["test AP"])
 
 
 def test_plot_val_curves_marks_swa(two_runs):
@@ -122,15 +133,39 @@ def jd_runs(tmp_path_factory):
 
 
 def test_jd_scores_and_ensembles(jd_runs, tmp_path):
+    from gluonfashion.data.jd import read_jd_answers, read_jd_probabilities
+    # centre crop, best weights: what validation during training measured (best.json)
     scores = analysis.evaluate_run(jd_runs[0], tta="none")
-    assert set(scores) == {"val mean F2", "val mean F2 @0.5", "test mean F2", "test mean F2 @0.5", "crops"}
-    assert all(0 <= v <= 1 for k, v in scores.items() if k != "crops")
+    trained = checkpoint.load_json(os.path.join(jd_runs[0], "best.json"))["metrics"]
+    assert scores["val mean F2"] == pytest.approx(trained["val_mf2"], abs=1e-6)
+    assert scores["val mean F2 @0.5"] == pytest.approx(trained["val_mf2_fixed"], abs=1e-6)
     saved = checkpoint.load_json(os.path.join(jd_runs[0], "thresholds.json"))
     run_tta = analysis.evaluate_run(jd_runs[0])      # the run's own TTA: the thresholds it saved
     assert run_tta["val mean F2"] == pytest.approx(saved["val_mf2_tuned"], abs=1e-6)
+    # ... and, on test, what its saved test probabilities score with those thresholds
+    assert run_tta["test mean F2"] == pytest.approx(analysis.score_test_probs(jd_runs[0])["test mean F2"], abs=1e-6)
+
     table, _ = analysis.compare_ensembles(jd_runs, methods=("mean", "topn"), out_root=str(tmp_path))
-    assert list(table.columns) == ["val mean F2", "test mean F2"] and len(table) == 4
-    assert ((table >= 0) & (table <= 1)).all().all()
+    assert list(table.columns) == ["val mean F2", "test mean F2"]
+    assert list(table.index) == ["model: bce", "model: focal", "ensemble: mean", "ensemble: topn"]
+    assert table.loc["model: bce", "val mean F2"] == pytest.approx(saved["val_mf2_tuned"], abs=1e-6)
+    # the mean ensemble worked out from the runs' files: average the two runs' validation
+    # probabilities (rows matched by id), search thresholds there, apply them (1..5 per
+    # image) to the average of their test probabilities, score against the answers
+    def read(run, name):
+        ids, probs = read_jd_probabilities(os.path.join(run, name))
+        return dict(zip(ids, probs.astype(np.float64)))
+    vals, tests = [read(r, "val_probs.csv") for r in jd_runs], [read(r, "test_probs.csv") for r in jd_runs]
+    truth_ids, val_truth = read_jd_answers(os.path.join(jd_runs[0], "val_truth.csv"))
+    val_mean = np.array([(vals[0][i] + vals[1][i]) / 2 for i in truth_ids])
+    thresholds, _ = metrics.search_thresholds(val_mean, val_truth)
+    cfg = checkpoint.load_json(os.path.join(jd_runs[0], "best.json"))["config"]
+    answer_ids, test_truth = read_jd_answers(os.path.join(cfg["data_root"], cfg["answers_file"]))
+    test_mean = np.array([(tests[0][i] + tests[1][i]) / 2 for i in answer_ids])
+    assert table.loc["ensemble: mean", "val mean F2"] == pytest.approx(
+        metrics.mean_fbeta(val_truth, metrics.apply_thresholds(val_mean, thresholds)))
+    assert table.loc["ensemble: mean", "test mean F2"] == pytest.approx(
+        metrics.mean_fbeta(test_truth, metrics.apply_thresholds(test_mean, thresholds)), abs=1e-6)
 
 
 # ------------------------------------------------------------------ worked examples

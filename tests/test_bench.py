@@ -35,7 +35,11 @@ def test_bench_cli_prints_every_figure_and_a_parseable_last_line(tiny_config, tm
     match = LAST_LINE.match(lines[-1])
     assert match, lines[-1]
     train_ratio, predict_ratio, peak = float(match[1]), float(match[2]), int(match[3])
-    assert train_ratio > 0 and predict_ratio > 0 and peak > 0
+    # the last line repeats the report's own figures: the train ratio, the worst TTA's ratio
+    printed = {name: float(re.search(r"ratio (\d+\.\d+)", next(l for l in lines if l.startswith(f"[bench] {name}")))[1])
+               for name in ("train ", "predict none", "predict flip", "predict ten_crop")}
+    assert train_ratio == printed.pop("train ") and predict_ratio == min(printed.values())
+    assert peak == int(re.search(r"process (\d+) MB", next(l for l in lines if "peak resident memory" in l))[1])
 
 
 def test_run_bench_with_process_workers_on_a_folder_of_jpegs(tiny_config, tiny_fashionai):
@@ -75,7 +79,14 @@ def test_pair_medians_ratios_and_speedup_from_known_rates():
     # speed-ups 100/50 = 2.0, 60/20 = 3.0, 90/20 = 4.5 -> 3.0; medians of rates 90/20 = 4.5
     pair = Pair([(1.0, 1.0)] * 3, [(100.0, 1.0), (60.0, 1.0), (90.0, 1.0)], [(50.0, 1.0), (20.0, 1.0), (20.0, 1.0)])
     assert pair.speedup == pytest.approx(3.0) and pair.real / pair.naive == pytest.approx(4.5)
+    # the same for the ratio: 90/100 = 0.9, 40/50 = 0.8, 40/80 = 0.5 -> 0.8; medians of rates 40/80 = 0.5
+    pair = Pair([(100.0, 1.0), (50.0, 1.0), (80.0, 1.0)], [(90.0, 1.0), (40.0, 1.0), (40.0, 1.0)])
+    assert pair.ratio == pytest.approx(0.8) and pair.real / pair.bound == pytest.approx(0.5)
     assert Pair(bounds, reals).naive is None and "speedup" not in Pair(bounds, reals).as_dict()
+    # the report line of the first pair: rates to 0.1, ratios to 0.001, CPU ms to 0.01
+    assert Pair(bounds, reals, naives).line() == (
+        "bound    110.0 img/s   end to end     99.0 img/s   ratio 0.900   | CPU/img  10.00 ->  12.00 ms (0.833)"
+        "   | naive     33.0 img/s, speed-up 3.00x")
 
 
 def test_paired_alternates_the_sides_and_the_baseline_round_by_round():

@@ -74,7 +74,7 @@ def test_render_styles_is_deterministic():
 def test_file_urls_download_with_the_kit_downloader(demo):
     out, _ = demo
     ids, urls, _ = read_jd_train(out / "train.txt")
-    report = download_images(ids, urls, out / "images", workers=4, progress=False)
+    report = download_images(ids, urls, out / "images", workers=4, progress=False, file_roots=[out])
     assert report.all_ok and sorted(report.ok) == sorted(ids)
     assert (out / "images" / f"{ids[0]}.jpg").read_bytes() == (
         out / "source" / f"{ids[0]}.jpg").read_bytes()

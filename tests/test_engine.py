@@ -85,10 +85,19 @@ def test_sparse_checkpoints_resume_from_the_last_save(tiny_config, tmp_path):
 
 def test_existing_run_needs_resume_or_fresh(tiny_config):
     cfg = dict(tiny_config, epochs=1)
-    fashionai.train(cfg, progress=False, log=_quiet)
+    run_dir, _ = fashionai.train(cfg, progress=False, log=_quiet)
     with pytest.raises(RunExistsError, match="--resume"):
         fashionai.train(cfg, progress=False, log=_quiet)
+    # Mark the saved state: a fresh start must not read it, and (same seed, same split)
+    # must train the one epoch again to the first run's numbers.
+    state_path = os.path.join(run_dir, "state.json")
+    first = checkpoint.load_json(state_path)
+    checkpoint.save_json(state_path, dict(first, history=[dict(first["history"][0], train_loss=123.0)]))
     fashionai.train(cfg, fresh=True, progress=False, log=_quiet)
+    again = checkpoint.load_json(state_path)["history"]
+    assert [h["epoch"] for h in again] == [1]
+    assert again[0]["train_loss"] == pytest.approx(first["history"][0]["train_loss"], rel=1e-5)
+    assert again[0]["val_map"] == pytest.approx(first["history"][0]["val_map"])
 
 
 def test_missing_images_are_counted_and_listed(tiny_config):

@@ -174,13 +174,13 @@ def test_stacking_single_label_gives_distributions():
 JD_CLASSES = ["sports", "casual", "Korean", "simple"]
 
 
-def _jd_run(path, val_ids, val_probs, val_truth, test_ids, test_probs, folds=0, fold=0):
+def _jd_run(path, val_ids, val_probs, val_truth, test_ids, test_probs, folds=0, fold=0, classes=JD_CLASSES):
     os.makedirs(path)
-    write_jd_probabilities(os.path.join(path, "val_probs.csv"), val_ids, val_probs, JD_CLASSES)
+    write_jd_probabilities(os.path.join(path, "val_probs.csv"), val_ids, val_probs, classes)
     write_jd_submission(os.path.join(path, "val_truth.csv"), val_ids, val_truth)
-    write_jd_probabilities(os.path.join(path, "test_probs.csv"), test_ids, test_probs, JD_CLASSES)
+    write_jd_probabilities(os.path.join(path, "test_probs.csv"), test_ids, test_probs, classes)
     cfg = {"family": "jd", "folds": folds, "fold": fold, "min_positive": 1, "max_positive": 5}
-    checkpoint.save_json(os.path.join(path, "best.json"), {"config": cfg, "classes": JD_CLASSES})
+    checkpoint.save_json(os.path.join(path, "best.json"), {"config": cfg, "classes": classes})
 
 
 @pytest.fixture
@@ -256,23 +256,111 @@ def test_jd_ensemble_verb_mean(jd_runs, tmp_path, capsys):
     assert set(report["outputs"]) >= {"jd_test_probs.csv", "jd_submission.csv", "ensemble_report.json"}
 
 
-@pytest.mark.parametrize("method", ["weighted", "vote", "topn", "stack"])
-def test_jd_ensemble_verb_other_methods(jd_runs, tmp_path, method):
-    out = tmp_path / method
-    argv = ["ensemble", "--runs", str(tmp_path / "jd_*"), "--method", method, "--top-n", "1",
-            "--stack-folds", "2", "--corr-threshold", "1", "--out", str(out)]
-    assert main(argv) == 0
-    report = _report(out)
-    group = report["groups"]["styles"]
-    assert all(m["kept"] for m in group["models"])
+# Two JD models, two styles (s0, s1), four validation rows, two test rows, small enough
+# to work every method out by hand.
+#   truth       r0 (1, 0)   r1 (0, 1)   r2 (1, 1)   r3 (0, 1)
+#   model A     s0 .8 .2 .7 .1: cut .7 finds r0, r2 alone: F2 1
+#               s1 .6 .3 .4 .5: cuts .6: 0; .5: (TP 1 FP 1 FN 2) 5/14; .4: (2 1 1) 10/15;
+#                               .3: (3 1 0) 15/16 -> cut .3, F2 15/16
+#   model B     s0 .6 .65 .55 .2: cuts .65: 0; .6: (1 1 1) 5/10; .55: (2 1 0) 10/11;
+#                                 .2: (2 2 0) 10/12 -> cut .55, F2 10/11
+#               s1 .1 .9 .8 .7: cut .7 finds r1, r2, r3 alone: F2 1
+#   tests       t1: A (.9, .2), B (.2, .5);   t2: A (.1, .6), B (.8, .2)
+# Each model's mean F2 with its cuts and 1..5 styles per row: A predicts r0 {0, 1}, r1 {1},
+# r2 {0, 1}, r3 {1}: s0 1, s1 (3 1 0) 15/16 -> 31/32; B predicts r0 {0}, r1 {0, 1},
+# r2 {0, 1}, r3 {1}: s0 (2 1 0) 10/11, s1 1 -> 21/22.
+SMALL_IDS, SMALL_TRUTH = ["r0", "r1", "r2", "r3"], [[1, 0], [0, 1], [1, 1], [0, 1]]
+SMALL_VAL = {"a": [[.8, .6], [.2, .3], [.7, .4], [.1, .5]], "b": [[.6, .1], [.65, .9], [.55, .8], [.2, .7]]}
+SMALL_TEST = {"a": [[.9, .2], [.1, .6]], "b": [[.2, .5], [.8, .2]]}
+
+
+@pytest.fixture
+def small_jd_runs(tmp_path):
+    """Runs ``small/a`` and ``small/b``; b lists its rows in reverse: rows are matched by id."""
+    for m, order in (("a", slice(None)), ("b", slice(None, None, -1))):
+        _jd_run(tmp_path / "small" / m, SMALL_IDS[order], np.array(SMALL_VAL[m])[order],
+                np.array(SMALL_TRUTH)[order], ["t1", "t2"][order], np.array(SMALL_TEST[m])[order],
+                classes=["s0", "s1"])
+    return tmp_path / "small"
+
+
+def _small_ensemble(runs, method):
+    out = runs.parent / method
+    assert main(["ensemble", "--runs", str(runs / "*"), "--method", method, "--top-n", "1",
+                 "--stack-folds", "2", "--corr-threshold", "1", "--out", str(out)]) == 0
+    report = _report(out)["groups"]["styles"]
     ids, test = read_jd_probabilities(out / "jd_test_probs.csv")
-    assert test.shape == (3, 4) and ((test >= 0) & (test <= 1)).all()
-    _, binary = read_jd_answers(out / "jd_submission.csv", n_labels=4)
-    assert (binary.sum(1) >= 1).all()
-    if method == "topn":    # every style uses exactly one model
-        assert sum(len(m.get("selected_for", [])) for m in group["models"]) == 4
-    if method == "vote":    # the majority cut of 3 models, not a searched threshold
-        np.testing.assert_allclose(group["ensemble"]["thresholds"], 0.5)
+    assert ids == ["t1", "t2"]
+    _, binary = read_jd_answers(out / "jd_submission.csv", n_labels=2)
+    thresholds = checkpoint.load_json(out / "thresholds.json")["thresholds"]
+    return report, test, binary, thresholds
+
+
+def test_small_jd_models_score_as_worked_out(small_jd_runs):
+    report, _, _, _ = _small_ensemble(small_jd_runs, "mean")
+    scores = {m["name"]: m["val_score"] for m in report["models"]}
+    assert scores == pytest.approx({"a": 31 / 32, "b": 21 / 22})
+    per_style = {m["name"]: list(m["val_f2_per_style"].values()) for m in report["models"]}
+    assert per_style == {"a": pytest.approx([1, 15 / 16]), "b": pytest.approx([10 / 11, 1])}
+
+
+def test_jd_ensemble_verb_weighted(small_jd_runs):
+    report, test, binary, thresholds = _small_ensemble(small_jd_runs, "weighted")
+    # weights per style from the per-style F2: s0 A 1 / (1 + 10/11) = 11/21, B 10/21;
+    # s1 A (15/16) / (31/16) = 15/31, B 16/31
+    weights = {m["name"]: m["weight"] for m in report["models"]}
+    assert weights == {"a": pytest.approx([11 / 21, 15 / 31]), "b": pytest.approx([10 / 21, 16 / 31])}
+    # t1: s0 (11 * .9 + 10 * .2) / 21 = 11.9/21, s1 (15 * .2 + 16 * .5) / 31 = 11/31
+    # t2: s0 (11 * .1 + 10 * .8) / 21 = 9.1/21,  s1 (15 * .6 + 16 * .2) / 31 = 12.2/31
+    np.testing.assert_allclose(test, [[11.9 / 21, 11 / 31], [9.1 / 21, 12.2 / 31]], atol=1e-6)
+    # validation: s0 (14.8 8.7 13.2 3.1) / 21 -> cut 13.2/21 finds r0, r2; s1 (10.6 18.9
+    # 18.8 18.7) / 31 -> cut 18.7/31 finds r1, r2, r3: F2 1 and 1
+    np.testing.assert_allclose(thresholds, [13.2 / 21, 18.7 / 31], atol=1e-6)
+    assert report["ensemble"]["val_score"] == pytest.approx(1.0)
+    # neither test row reaches a cut; the larger margin wins: t1 s0 -1.3/21 vs s1 -7.7/31,
+    # t2 s0 -4.1/21 = -.195 vs s1 -6.5/31 = -.210 -> s0 both times
+    assert binary.tolist() == [[1, 0], [1, 0]]
+
+
+def test_jd_ensemble_verb_topn(small_jd_runs):
+    report, test, binary, thresholds = _small_ensemble(small_jd_runs, "topn")
+    # top 1 per style: s0 A (1 > 10/11), s1 B (1 > 15/16)
+    assert {m["name"]: m["selected_for"] for m in report["models"]} == {"a": ["s0"], "b": ["s1"]}
+    np.testing.assert_allclose(test, [[.9, .5], [.1, .2]], atol=1e-6)        # A's s0, B's s1
+    np.testing.assert_allclose(thresholds, [.7, .7], atol=1e-6)              # each model's own cut
+    assert report["ensemble"]["val_score"] == pytest.approx(1.0)
+    # t1: s0 .9 >= .7, s1 .5 < .7 -> {s0}; t2: nothing reaches .7, margins s0 -.6, s1 -.5 -> {s1}
+    assert binary.tolist() == [[1, 0], [0, 1]]
+
+
+def test_jd_ensemble_verb_vote(small_jd_runs):
+    report, test, binary, thresholds = _small_ensemble(small_jd_runs, "vote")
+    # each model votes with its own cuts (A .7 .3, B .55 .7); 2 models: a majority is 2 votes,
+    # the score (votes + mean p) / 3 reaches (1 + 1) / 3 = 2/3 only then
+    np.testing.assert_allclose(thresholds, [2 / 3, 2 / 3])
+    # validation votes: r0 (2, 1), r1 (1, 2), r2 (2, 2), r3 (0, 2) -> exactly the truth: F2 1
+    assert report["ensemble"]["val_score"] == pytest.approx(1.0)
+    # t1: s0 A yes B no, s1 no no -> ((1 + .55) / 3, (0 + .35) / 3)
+    # t2: s0 A no B yes, s1 A yes B no -> ((1 + .45) / 3, (1 + .4) / 3)
+    np.testing.assert_allclose(test, [[1.55 / 3, .35 / 3], [1.45 / 3, 1.4 / 3]], atol=1e-6)
+    # no majority anywhere: the best score of each row, s0 both times
+    assert binary.tolist() == [[1, 0], [1, 0]]
+
+
+def test_jd_ensemble_verb_stack(small_jd_runs):
+    from gluonfashion.ensembling.stacking import stack_multilabel
+    report, test, binary, thresholds = _small_ensemble(small_jd_runs, "stack")
+    # The meta-model's numbers are scikit-learn's; what the verb adds is which rows go in,
+    # in which order (b's files list them in reverse), and what is done with the output.
+    as_read = lambda x: np.float32(x).astype(np.float64)
+    oof, expected = stack_multilabel(np.stack([as_read(SMALL_VAL[m]) for m in "ab"]), np.array(SMALL_TRUTH),
+                                     np.stack([as_read(SMALL_TEST[m]) for m in "ab"]), folds=2, seed=0)
+    np.testing.assert_allclose(test, expected, atol=1e-6)
+    searched, _ = metrics.search_thresholds(oof, SMALL_TRUTH)    # on the cross-fitted output
+    np.testing.assert_allclose(thresholds, searched, atol=1e-6)
+    np.testing.assert_array_equal(binary, metrics.apply_thresholds(expected, searched))
+    assert report["ensemble"]["val_score"] == pytest.approx(
+        metrics.mean_fbeta(SMALL_TRUTH, metrics.apply_thresholds(oof, searched)))
 
 
 def test_jd_ensemble_refuses_models_of_different_rows(jd_runs, tmp_path, capsys):

@@ -70,7 +70,7 @@ def test_merge_keeps_question_order_and_validates(two_tasks, tmp_path):
     merge(str(q), str(pred), str(out), log=lambda *_: None)
     lines = out.read_text().splitlines()
     assert [l.split(",")[0] for l in lines] == ["Images/a/1.jpg", "Images/b/1.jpg", "Images/a/2.jpg"]
-    assert lines[0].endswith("0.900000;0.100000")
+    assert lines[0].endswith(",0.9;0.1")     # 9 significant digits, no trailing zeros
     validate(str(out), str(q))
     answers = tmp_path / "answers.csv"
     write_csv(str(answers), [["Images/a/1.jpg", "a", "yn"], ["Images/a/2.jpg", "a", "yn"], ["Images/b/1.jpg", "b", "nny"]])

@@ -40,13 +40,35 @@ def test_ap_perfect_and_all_wrong():
     assert fashionai_ap(AP_PROBS, 1 - AP_PROBS.argmax(1)) == 0.0
 
 
-def test_ap_ties_keep_input_order():
-    # Equal top probability 0.6: the sample given first is ranked first.
+def test_ap_scores_a_tie_as_the_mean_over_its_orders():
+    # Equal top probability 0.6: the rule does not order the two samples, so neither
+    # input order may decide. Wrong then right: precision@1..2 = 0, 1/2 -> AP 1/4;
+    # right then wrong: 1, 1/2 -> AP 3/4; a tie scores their mean, 1/2, both ways round.
     probs = np.array([[0.6, 0.4], [0.6, 0.4]])
-    # wrong then right: precision@1 = 0, precision@2 = 1/2 -> AP = 0.25
-    assert fashionai_ap(probs, [1, 0]) == pytest.approx(0.25)
-    # right then wrong: precision@1 = 1, precision@2 = 1/2 -> AP = 0.75
-    assert fashionai_ap(probs, [0, 1]) == pytest.approx(0.75)
+    assert fashionai_ap(probs, [1, 0]) == pytest.approx(0.5)
+    assert fashionai_ap(probs, [0, 1]) == pytest.approx(0.5)
+    # 0.9 right, then 0.7 right and 0.7 wrong (tied). Orders: hit hit miss -> (1 + 1 + 2/3) / 3
+    # = 8/9; hit miss hit -> (1 + 1/2 + 2/3) / 3 = 13/18; mean (16/18 + 13/18) / 2 = 29/36.
+    # (As expected hits: rank 2 holds 1 + 1/2, precision 3/4: (1 + 3/4 + 2/3) / 3 = 29/36.)
+    probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.7, 0.3]])
+    assert fashionai_ap(probs, [0, 1, 1]) == pytest.approx(29 / 36)
+    assert fashionai_ap(probs[[0, 2, 1]], [0, 1, 1]) == pytest.approx(29 / 36)
+
+
+def test_ap_with_ties_is_the_mean_over_all_tie_orders_brute_force():
+    # Confidences on a coarse grid tie often; enumerate every order of every tied group.
+    rng = np.random.RandomState(4)
+    top = rng.choice([0.5, 0.7, 0.9], size=7)
+    probs = np.stack([top, 1 - top], axis=1)
+    labels = rng.randint(0, 2, size=7)
+    hit = labels == 0
+    groups = [np.flatnonzero(top == c) for c in sorted(set(top), reverse=True)]
+    aps = []
+    for orders in itertools.product(*(itertools.permutations(g) for g in groups)):
+        ranked = hit[np.concatenate(orders)]
+        aps.append(np.mean(np.cumsum(ranked) / np.arange(1, 8)))
+    assert fashionai_ap(probs, labels) == pytest.approx(np.mean(aps))
+    assert len(set(np.round(aps, 12))) > 1          # the tie orders do give different APs
 
 
 # The official counting rule for `m` ("maybe") values. Four samples, three values:

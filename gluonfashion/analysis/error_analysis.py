@@ -1,11 +1,15 @@
 """Which images a model gets wrong: confusion matrix, top confusions, most confident
-mistakes, and a run's saved validation predictions to study them on."""
+mistakes, and a run's saved validation or test predictions to study them on."""
+import os
+
 import numpy as np
 import pandas as pd
 
+from ..data.fashionai import read_label_file
 from ..families import family_of
 from ..families.fashionai import ValPredictions  # noqa: F401  (re-exported: what load_val_predictions returns)
 from ..run_folder import RunFolder
+from .comparisons import run_test_probs
 
 
 def confusion_matrix(labels, preds, n_classes=None):
@@ -46,3 +50,17 @@ def load_val_predictions(run_dir):
     FashionAI run, written at the end of ``train``."""
     run = RunFolder(run_dir)
     return family_of(run.config()).read_val_predictions(run)
+
+
+def load_test_predictions(run_dir):
+    """``ValPredictions`` of a FashionAI run's saved test predictions (``test_probs.csv``,
+    written by ``predict``) with the answers of its data, in test-set order: a larger
+    held-out set than validation where the data has answers (the demo's do)."""
+    run = RunFolder(run_dir)
+    cfg = run.config()
+    test = family_of(cfg).test_set(cfg)
+    probs, labels = run_test_probs(run_dir)
+    answers = {r.rel_path: r.ynm for r in read_label_file(os.path.join(cfg["data_root"], cfg["answers_file"]))
+               if r.task == cfg["task"]}
+    return ValPredictions(list(test.images), list(test.keys), [answers[k] for k in test.keys], probs, labels,
+                          list(run.record()["classes"]))

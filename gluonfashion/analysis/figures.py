@@ -150,12 +150,9 @@ def plot_confusion(cm, names, normalize=True, title=None):
     return fig
 
 
-def plot_val_curves(runs, metric="val_map", title=None):
-    """Validation ``metric`` per epoch of several runs (``{name: run_dir}``), from their
-    ``metrics.csv``; a run with SWA adds its averaged model as a star after the last epoch."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    for i, (name, run_dir) in enumerate(runs.items()):
+def _draw_curves(ax, runs, metric, legend=True):
+    """``metric`` per epoch of every run of ``runs`` on ``ax``; SWA models as stars."""
+    for name, run_dir in runs.items():
         history = pd.read_csv(os.path.join(run_dir, "metrics.csv"))
         line, = ax.plot(history["epoch"], history[metric], marker=".", label=name)
         swa_path = os.path.join(run_dir, "swa.json")
@@ -168,8 +165,31 @@ def plot_val_curves(runs, metric="val_map", title=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
+
+
+def plot_val_curves(runs, metric="val_map", title=None):
+    """Validation ``metric`` per epoch of several runs (``{name: run_dir}``), from their
+    ``metrics.csv``; a run with SWA adds its averaged model as a star after the last epoch."""
+    fig, ax = _plt().subplots(figsize=(6.4, 3.4))
+    _draw_curves(ax, runs, metric)
     ax.set_title(title or f"{metric} per epoch")
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves_side_by_side(runs, metrics=("train_loss", "val_loss", "val_accuracy"), title=None, log_loss=True):
+    """One panel per column of ``metrics.csv`` in ``metrics``, every run of ``runs``
+    (``{name: run_dir}``) in each, so runs compare on the same axes; losses on a log
+    scale (``log_loss``), where a fall from 2 to 0.01 stays readable."""
+    fig, axes = _plt().subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+    for i, (ax, metric) in enumerate(zip(axes[0], metrics)):
+        _draw_curves(ax, runs, metric, legend=i == len(metrics) - 1)
+        if log_loss and metric.endswith("loss"):
+            ax.set_yscale("log")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

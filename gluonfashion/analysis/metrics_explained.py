@@ -12,14 +12,13 @@ def ap_table(probs, labels, names=None):
     """The FashionAI AP, step by step: one row per sample in ranking order.
 
     Columns: the sample's index, its confidence (top probability), the predicted and
-    true value, whether it is a hit and precision@k of the first k rows. The mean of
-    the last column is ``metrics.fashionai_ap(probs, labels)``.
+    true value, whether it is a hit and precision@k of the first k rows (among equal
+    confidences, its mean over their orders: ``metrics.ap_ranking``). The mean of the
+    last column is ``metrics.fashionai_ap(probs, labels)``.
     """
     probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
-    confidence = probs.max(axis=1)
-    order = np.argsort(-confidence, kind="stable")      # the same stable order as the metric
-    pred = probs.argmax(axis=1)
-    hits = (pred == labels)[order]
+    order, hits, precision_at_k = metrics.ap_ranking(probs, labels)
+    confidence, pred = probs.max(axis=1), probs.argmax(axis=1)
     name = (lambda i: names[i]) if names else int
     return pd.DataFrame({
         "k": np.arange(1, len(order) + 1),
@@ -28,7 +27,7 @@ def ap_table(probs, labels, names=None):
         "predicted": [name(pred[i]) for i in order],
         "true": [name(labels[i]) for i in order],
         "hit": hits,
-        "precision@k": (np.cumsum(hits) / np.arange(1, len(order) + 1)).round(4),
+        "precision@k": precision_at_k.round(4),
     }).set_index("k")
 
 

@@ -15,6 +15,8 @@ FAST_OVERRIDES = {"epochs": 1, "batch_size": 16, "warmup_epochs": 0, "workers": 
 # Size of the fast-mode demo datasets (all eight FashionAI tasks, a few images each).
 FAST_FASHIONAI = {"train_per_value": 6, "test_per_value": 2, "image_size": 96}
 FAST_JD = {"n_train": 160, "n_test": 20, "image_size": 96}
+# Size of the fast-mode low-data sets (``NotebookEnv.low_data_demo``), whatever a notebook asks.
+FAST_LOW_DATA = {"train_per_value": 2, "test_per_value": 2, "image_size": 96}
 
 DEMO_FASHIONAI_ROOT = "data/demo/fashionai"
 DEMO_JD_ROOT = "data/demo/jd"
@@ -51,11 +53,24 @@ class NotebookEnv:
     jd_root: str
     runs_dir: str
     overrides: dict = field(default_factory=dict)
+    demo_dir: str = "data/demo"     # where generated demo sets go (fast mode: its temporary folder)
 
     def config_overrides(self, **settings):
         """``(key, value)`` pairs for ``load_config``: the notebook's ``settings``, with
         the fast mode's overrides winning (CI must stay quick whatever a notebook asks)."""
         return list({**settings, **self.overrides}.items())
+
+    def low_data_demo(self, task, train_per_value, test_per_value):
+        """Folder of a low-data demo set of one FashionAI ``task``: ``train_per_value``
+        labelled images per value and ``test_per_value`` test images per value with
+        answers (``gluonfashion demo-data --tasks TASK --train-per-value N
+        --test-per-value M``), generated unless it is there and current. Notebooks share
+        it: the same arguments give the same folder and the same drawings. Fast mode
+        makes a tiny one instead (``FAST_LOW_DATA``)."""
+        root = os.path.join(self.demo_dir, "low_data", f"{task}_{train_per_value}_{test_per_value}")
+        size = FAST_LOW_DATA if self.fast else {"train_per_value": train_per_value, "test_per_value": test_per_value}
+        ensure_demo("fashionai", root, progress=False, tasks=[task], **size)
+        return root
 
 
 def _enable_inline_figures(dpi):
@@ -125,9 +140,11 @@ def notebook_setup(fashionai_root=DEMO_FASHIONAI_ROOT, jd_root=None, runs_dir="r
         if "jd" in need:
             ensure_jd_demo(jd_root, fast=True)
         overrides = dict(FAST_OVERRIDES)
+        demo_dir = base
     else:
         fashionai_root = _checked_root(fashionai_root, DEMO_FASHIONAI_ROOT, "fashionai" in need,
                                        ensure_fashionai_demo)
         jd_root = _checked_root(jd_root, DEMO_JD_ROOT, "jd" in need, ensure_jd_demo)
         overrides = {}
-    return NotebookEnv(fast, root, fashionai_root, jd_root, runs_dir, overrides)
+        demo_dir = os.path.dirname(DEMO_FASHIONAI_ROOT)
+    return NotebookEnv(fast, root, fashionai_root, jd_root, runs_dir, overrides, demo_dir)

@@ -1,6 +1,8 @@
 """``bench``: training and prediction images/s against the machine's compute bound."""
 import argparse
 
+from ..serving.int8_bench import compare_int8
+from ..serving.quantize import CALIB_MODES
 from ..speed.bench import TTA_MODES, run_bench
 from .common import add_config_args, load
 
@@ -19,10 +21,25 @@ def register(verbs):
                    help="also measure the naive loop (MXNet's default threads, a host sync every batch, "
                         "one image at a time ten-crop prediction) in its own process, and print the "
                         "kit's speed-up over it (default: off; it adds about half the bench's time)")
+    p.add_argument("--int8", action="store_true",
+                   help="with --run: float32 against INT8 (oneDNN, calibrated on validation images) "
+                        "prediction images/s and the change in the run's validation and test scores (with "
+                        "the run's TTA, or the one --tta mode given)")
+    p.add_argument("--run", help="the trained run folder that --int8 quantizes and scores")
+    p.add_argument("--calibration", choices=CALIB_MODES, default="naive",
+                   help="with --int8: naive (min/max) or entropy calibration (default naive)")
+    p.add_argument("--calib-images", type=int, default=64,
+                   help="with --int8: validation images to calibrate on (default 64)")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args):
+    if args.int8 or args.run:
+        if not (args.int8 and args.run):
+            raise ValueError("--int8 and --run go together: gluonfashion bench --run RUN --int8")
+        tta = args.tta[0] if len(args.tta) == 1 else None       # one --tta mode scores with it
+        compare_int8(args.run, tta, args.calib_images, args.calibration, args.batches, args.warmup, args.repeat)
+        return
     if not args.config:
         # Without a task file the defaults name no task, and the model, image size and
         # loader settings being measured would be nobody's: ask for one.

@@ -1,6 +1,6 @@
 """What every verb shares: the config arguments, the progress switch, loading a config."""
 from ..config import load_config
-from ..families import family_of
+from ..families import check_config
 
 
 def add_config_args(p):
@@ -15,7 +15,8 @@ def add_progress_args(p):
 
 
 def load(args):
-    """The config the arguments name, with its family checked."""
+    """The config the arguments name, with its family checked (an unknown family, or a
+    key the family does not use, fails here)."""
     cfg = load_config(args.config, args.overrides, args.profile)
-    family_of(cfg)   # an unknown family fails here, with the known ones
+    check_config(cfg)
     return cfg

@@ -18,8 +18,10 @@ def cmd_demo_data(args):
 
 def cmd_download(args):
     report = family_of(cfg := load(args)).download(cfg, progress=not args.quiet)
-    if report.failed and args.strict:
-        raise RuntimeError(f"{len(report.failed)} images failed to download")
+    if report.failed and not args.allow_failed:
+        raise RuntimeError(f"{len(report.failed)} of {len(report.urls)} images failed to download (listed in "
+                           f"{report.path}): run `download` again to retry them, or pass --allow-failed "
+                           f"to go on without them")
 
 
 def cmd_pack(args):
@@ -45,7 +47,12 @@ def register(verbs):
                    help="FashionAI training images per value (e.g. 10 for a low-data regime)")
     p.add_argument("--test-per-value", type=int, default=12)
     p.add_argument("--tasks", nargs="+", help="FashionAI tasks to generate (default: all eight)")
-    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--image-size", type=int, default=128, help="FashionAI and JD image side (default 128)")
+    p.add_argument("--df-train", type=int, default=2000, help="DeepFashion train images (default 2000)")
+    p.add_argument("--df-val", type=int, default=300, help="DeepFashion val images (default 300)")
+    p.add_argument("--df-test", type=int, default=400, help="DeepFashion test images (default 400)")
+    p.add_argument("--df-image-size", type=int, default=160,
+                   help="DeepFashion scene side (default 160: the person fills the height, the box is cropped)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="remake the data even when it is up to date")
     add_progress_args(p)
@@ -53,7 +60,8 @@ def register(verbs):
 
     p = verbs.add_parser("download", help="fetch the images of a JD-style train.txt/test.txt")
     add_config_args(p)
-    p.add_argument("--strict", action="store_true", help="exit with an error when any image failed")
+    p.add_argument("--allow-failed", action="store_true",
+                   help="exit with success even when some images failed (default: exit status 2)")
     add_progress_args(p)
     p.set_defaults(func=cmd_download)
 

@@ -1,9 +1,11 @@
 """Verbs of a run: ``train``, ``predict``, ``merge`` and ``evaluate``."""
 import os
+import sys
 
 from ..config import DEFAULTS
 from ..families import family_of, get_family
 from ..run_folder import RunFolder
+from ..serving import Predictor
 from ..submission import merge
 from .common import add_config_args, add_progress_args, load
 
@@ -20,9 +22,31 @@ def cmd_train(args):
 def cmd_predict(args):
     cfg = load(args) if args.config or not args.run else None
     run = RunFolder(args.run) if args.run else RunFolder.of(cfg)
+    if args.images:
+        if args.out:
+            raise ValueError("--out is the folder for question rows; with --images, --save FILE.csv|FILE.json")
+        predict_image_files(run, args)
+        return
+    if args.save or args.top is not None:
+        raise ValueError("--save and --top go with --images (question rows are written under --out)")
     cfg = cfg or run.config()
     family_of(cfg).predict(run.path, args.out or cfg["submission_dir"], args.tta, args.weights,
                            rows_file=args.question, progress=not args.quiet)
+
+
+def predict_image_files(run, args):
+    """``predict --images``: one line per image, and ``--save`` as CSV or JSON."""
+    predictor = Predictor.from_run(run.path, args.tta, args.weights, top=args.top or 3, log=lambda *a: None)
+    predictions = predictor.predict(args.images, progress=not args.quiet)
+    print(f"[predict] {len(predictions)} images, tta={predictor.tta}, run {run.path}")
+    for line in predictions.lines():
+        print(line)
+    if predictions.skipped:
+        print(f"[predict] {len(predictions.skipped)} files skipped (cannot be read):", file=sys.stderr)
+        for path, reason in predictions.skipped:
+            print(f"          {path}: {reason}", file=sys.stderr)
+    if args.save:
+        print(f"[predict] -> {predictions.save(args.save)}")
 
 
 def cmd_merge(args):
@@ -53,8 +77,15 @@ def register(verbs):
     p = verbs.add_parser("predict", help="predict the question (or test) rows of a trained task")
     add_config_args(p)
     p.add_argument("--run", help="run folder (default: the config's output_dir)")
-    p.add_argument("--question", help="rows to predict: FashionAI question.csv, JD test.txt "
-                                      "(default: from the run's config)")
+    rows = p.add_mutually_exclusive_group()
+    rows.add_argument("--question", help="rows to predict: FashionAI question.csv, JD test.txt "
+                                         "(default: from the run's config)")
+    rows.add_argument("--images", nargs="+", metavar="PATH",
+                      help="image files and folders to predict instead (no CSV needed): prints each image's "
+                           "top values per attribute, or its styles over the run's thresholds")
+    p.add_argument("--top", type=int, help="with --images: values listed per attribute (default 3)")
+    p.add_argument("--save", metavar="FILE", help="with --images: also write the predictions to FILE "
+                                                  "(.csv or .json)")
     p.add_argument("--tta", choices=["none", "flip", "ten_crop"], help="default: from the config")
     p.add_argument("--out", help="folder for the prediction files (default: submission/)")
     p.add_argument("--weights", choices=["best", "swa", "last"],

@@ -9,7 +9,7 @@ import json
 import os
 
 from ..checkpoint import load_json, save_json
-from . import demo_fashionai, demo_jd
+from . import demo_deepfashion, demo_fashionai, demo_jd
 
 STAMP_FILE = "demo.json"
 # family -> (generator, its version, the file it writes last)
@@ -17,6 +17,8 @@ GENERATORS = {
     "fashionai": (demo_fashionai.generate_fashionai_demo, demo_fashionai.GENERATOR_VERSION,
                   "Annotations/label.csv"),
     "jd": (demo_jd.generate_jd_demo, demo_jd.GENERATOR_VERSION, "answers.txt"),
+    "deepfashion": (demo_deepfashion.generate_deepfashion_demo, demo_deepfashion.GENERATOR_VERSION,
+                    "Anno/list_category_img.txt"),
 }
 
 

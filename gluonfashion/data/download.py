@@ -11,14 +11,23 @@ the content). The rules that make a rerun safe:
   download, or removed if the download fails, so every ``<id>.jpg`` present is valid.
 
 Transient failures (HTTP 5xx/408/429, connection errors, timeouts, truncated bodies)
-are retried with exponential back-off; other 4xx answers and bodies that are not images
-are reported at once. Only the standard library is used for fetching.
+are retried with exponential back-off, or after the server's ``Retry-After`` when it is
+not too long; other 4xx answers and bodies that are not images are reported at once.
+
+A URL list is untrusted input, so every fetch is bounded (:class:`Limits`): a deadline
+per image, a size cap, a few redirects to http(s) only, and ``file://`` URLs only
+under the folders named as allowed (a ``file:///dev/zero`` or ``file:///etc/passwd`` is
+refused). Only the standard library is used for fetching.
 """
 import contextlib
 import csv
+import datetime
+import email.utils
 import http.client
 import io
 import os
+import re
+import stat
 import tempfile
 import time
 import urllib.error
@@ -33,8 +42,9 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from tqdm import tqdm
 
 from .jd import atomic_write_text
+from .paths import is_plain_name
 
-__all__ = ["download_images", "DownloadReport", "image_problem", "check_id"]
+__all__ = ["download_images", "DownloadReport", "Limits", "image_problem", "check_id", "remove_stale_parts"]
 
 USER_AGENT = "gluonfashion-downloader/1.0"
 
@@ -55,6 +65,8 @@ class DownloadReport:
     failed: dict = field(default_factory=dict)
     urls: dict = field(default_factory=dict)
     seconds: float = 0.0
+    removed_parts: int = 0   # partial files of an interrupted earlier run, removed first
+    path: str = None         # where ``write`` put the CSV report
 
     @property
     def all_ok(self):
@@ -74,6 +86,7 @@ class DownloadReport:
                 row = ("skipped", "already valid") if image_id in skipped else ("ok", "")
             writer.writerow([image_id, url, *row])
         atomic_write_text(path, buf.getvalue())
+        self.path = str(path)
 
     def summary(self):
         """One line, e.g. ``downloaded 10, skipped 5, failed 2 (HTTP 404: 2) in 1.2 s``."""
@@ -82,6 +95,8 @@ class DownloadReport:
         if self.failed:
             reasons = Counter(self.failed.values()).most_common()
             text += " (" + ", ".join(f"{r}: {n}" for r, n in reasons) + ")"
+        if self.removed_parts:
+            text += f"; removed {self.removed_parts} partial files of an interrupted run"
         return text + f" in {self.seconds:.1f} s"
 
 
@@ -90,8 +105,7 @@ class DownloadReport:
 def check_id(image_id):
     """Raise ``ValueError`` unless ``image_id`` is safe to use as a file name."""
     text = str(image_id)
-    bad = [s for s in ("/", "\\", os.sep, os.altsep, "\0") if s and s in text]
-    if not text.strip() or bad or ".." in text:
+    if not is_plain_name(text) or ".." in text:
         raise ValueError(
             f"image id {text!r} cannot be used as a file name "
             "(empty, or contains a path separator, '..' or NUL)")
@@ -143,12 +157,39 @@ def image_problem(path):
 
 # --------------------------------------------------------------------------- fetching
 
+@dataclass(frozen=True)
+class Limits:
+    """What one image may cost; every bound is there because a URL list is untrusted.
+
+    ``timeout``: seconds one connect or read may wait; ``deadline``: seconds for the
+    whole image, all tries and waits included (a server that trickles bytes is cut
+    off; checked between reads, so it is passed by at most one ``timeout``);
+    ``max_bytes``: the largest body accepted; ``max_wait``: the longest ``Retry-After``
+    honoured (a longer one fails the image at once); ``max_redirects``: redirects
+    followed, to http(s) URLs only; ``file_roots``: the folders ``file://`` URLs may
+    read from (none: no ``file://`` at all).
+    """
+    timeout: float = 10.0
+    deadline: float = 120.0
+    max_bytes: int = 50 * 2 ** 20
+    max_wait: float = 60.0
+    max_redirects: int = 5
+    file_roots: tuple = ()
+
+
 class _Transient(Exception):
     """A failure worth retrying (server trouble, network, timeout, cut body)."""
+
+    def __init__(self, reason, retry_after=None):
+        super().__init__(reason)
+        self.retry_after = retry_after   # seconds the server asked to wait, when it did
 
 
 class _Permanent(Exception):
     """A failure that a retry would not fix (4xx, not an image, missing local file)."""
+
+
+_sleep = time.sleep   # waits between tries go through here
 
 
 def _is_timeout(exc):
@@ -156,15 +197,81 @@ def _is_timeout(exc):
         getattr(exc, "reason", None), TimeoutError)
 
 
-def _fetch_http(url, timeout):
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+def _retry_after(value):
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read()
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+
+
+def _too_large(limits):
+    return _Permanent(f"larger than {limits.max_bytes / 2 ** 20:g} MB")
+
+
+def _copy(read, out, limits, end):
+    """Copy ``read(n)`` chunks into ``out`` until EOF, within the size cap and deadline."""
+    total = 0
+    while True:
+        if time.monotonic() > end:
+            raise _Permanent(f"deadline of {limits.deadline:g} s passed while reading")
+        chunk = read(64 * 1024)
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > limits.max_bytes:
+            raise _too_large(limits)
+        out.write(chunk)
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows at most ``limit`` redirects, and only to http(s) URLs."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+        self.max_redirections = self.max_repeats = limit + 1   # urllib's own loop check never comes first
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        hops = getattr(req, "hops", 0)
+        if hops >= self.limit:
+            raise _Permanent(f"more than {self.limit} redirects")
+        scheme = urllib.parse.urlparse(newurl).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise _Permanent(f"redirect to a {scheme or 'relative'} URL not followed")
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            new.hops = hops + 1
+        return new
+
+
+def _fetch_http(url, out, limits, end):
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    opener = urllib.request.build_opener(_Redirects(limits.max_redirects))
+    timeout = max(0.001, min(limits.timeout, end - time.monotonic()))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length", "")
+            if length.strip().isdigit() and int(length) > limits.max_bytes:
+                raise _too_large(limits)
+            _copy(response.read1, out, limits, end)
+    except (_Transient, _Permanent):
+        raise
     except urllib.error.HTTPError as exc:
-        # 408 (request timeout) and 429 (too many requests) are worth another try.
+        # 408 (request timeout), 429 (too many requests) and 5xx are worth another try,
+        # after the wait the server asks for (Retry-After) when it names one.
         if exc.code >= 500 or exc.code in (408, 429):
-            raise _Transient(f"HTTP {exc.code}") from None
+            raise _Transient(f"HTTP {exc.code}", _retry_after(exc.headers.get("Retry-After"))) from None
+        if 300 <= exc.code < 400:
+            raise _Permanent(f"HTTP {exc.code}: redirect not followed") from None
         raise _Permanent(f"HTTP {exc.code}") from None
     except http.client.IncompleteRead:
         raise _Transient("truncated") from None
@@ -177,33 +284,81 @@ def _fetch_http(url, timeout):
         raise _Transient(f"connection error: {reason}") from None
 
 
-def _fetch_file(url):
-    path = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
+def _inside(path, root):
+    return os.path.commonpath([path, root]) == root
+
+
+def _fetch_file(url, out, limits, end):
+    """A ``file://`` URL: only a regular file under one of ``limits.file_roots``."""
+    parts = urllib.parse.urlparse(url)
+    if parts.netloc not in ("", "localhost"):
+        raise _Permanent(f"file URL with a host ({parts.netloc})")
+    path = os.path.realpath(urllib.request.url2pathname(parts.path))
+    if not any(_inside(path, os.path.realpath(root)) for root in limits.file_roots):
+        raise _Permanent("file URL outside the allowed folders")
     try:
         with open(path, "rb") as f:
-            return f.read()
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise _Permanent("file URL of something that is not a regular file")
+            _copy(f.read, out, limits, end)
     except FileNotFoundError:
         raise _Permanent("file not found") from None
     except OSError as exc:
         raise _Permanent(f"cannot read file: {exc.strerror}") from None
 
 
-def _fetch(url, timeout):
-    """The body at ``url`` (``http``, ``https`` or ``file``); raises _Transient/_Permanent."""
+def _fetch(url, out, limits, end):
+    """Write the body at ``url`` (``http``, ``https`` or ``file``) to ``out``;
+    raises _Transient/_Permanent."""
     scheme = urllib.parse.urlparse(url).scheme.lower()
     if scheme in ("http", "https"):
-        return _fetch_http(url, timeout)
+        return _fetch_http(url, out, limits, end)
     if scheme == "file":
-        return _fetch_file(url)
+        return _fetch_file(url, out, limits, end)
     raise _Permanent(f"unsupported URL scheme {scheme!r}")
 
 
-def _save_verified(data, target):
-    """Write ``data`` next to ``target``, decode it, and move it into place if valid."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+_PART = re.compile(r"^\..+\.(\d+)\.\w+\.part$")
+
+
+def _part_file(target):
+    """A new temporary file next to ``target`` whose name carries this process's id."""
+    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_parts(folder):
+    """Delete the ``.part`` files of downloads that were killed (their process is gone);
+    those of a download still running are left alone. Returns how many were removed."""
+    removed = 0
+    for entry in os.scandir(folder):
+        if not (entry.name.startswith(".") and entry.name.endswith(".part") and entry.is_file()):
+            continue
+        match = _PART.match(entry.name)
+        if match and _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
+def _save_verified(url, target, limits, end):
+    """Fetch ``url`` into a temporary file next to ``target``, decode it, and move it
+    into place if valid."""
+    fd, tmp = _part_file(target)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            _fetch(url, f, limits, end)
         problem = _decode_problem(tmp)
         if problem == "not an image":
             raise _Permanent(problem)
@@ -215,22 +370,36 @@ def _save_verified(data, target):
             os.unlink(tmp)
 
 
-def _download_one(url, target, retries, backoff, timeout):
+def _wait_before(exc, attempt, backoff, limits, end):
+    """Seconds to wait before the next try, or _Permanent when the wait is not allowed."""
+    wait = backoff * 2 ** attempt
+    if exc.retry_after is not None:
+        if exc.retry_after > limits.max_wait:
+            raise _Permanent(f"{exc} (Retry-After {exc.retry_after:g} s is longer than the "
+                             f"{limits.max_wait:g} s allowed)")
+        wait = exc.retry_after
+    if time.monotonic() + wait > end:
+        raise _Permanent(f"{exc}; deadline of {limits.deadline:g} s reached after {attempt + 1} "
+                         f"{'tries' if attempt else 'try'}")
+    return wait
+
+
+def _download_one(url, target, retries, backoff, limits):
     """Fetch one image; returns ``"skipped"``/``"ok"`` or raises _Permanent with a reason."""
     problem = _decode_problem(target) if target.exists() else "missing"
     if problem is None:
         return "skipped"
-    tries = retries + 1
+    tries, end = retries + 1, time.monotonic() + limits.deadline
     try:
         for attempt in range(tries):
             try:
-                _save_verified(_fetch(url, timeout), target)
+                _save_verified(url, target, limits, end)
                 return "ok"
             except _Transient as exc:
                 if attempt == tries - 1:
                     plural = "tries" if tries > 1 else "try"
                     raise _Permanent(f"{exc} after {tries} {plural}") from None
-                time.sleep(backoff * 2 ** attempt)
+                _sleep(_wait_before(exc, attempt, backoff, limits, end))
     except BaseException:
         if problem != "missing" and target.exists():
             target.unlink()  # keep the invariant: every file at a target path is valid
@@ -258,24 +427,28 @@ def _record(report, image_id, future):
 
 
 def download_images(ids, urls, out_dir, workers=16, retries=3, backoff=0.5, timeout=10.0,
-                    progress=True):
+                    progress=True, deadline=120.0, max_bytes=50 * 2 ** 20, file_roots=(),
+                    max_wait=60.0, max_redirects=5):
     """Download ``urls`` to ``<out_dir>/<id>.jpg`` concurrently; returns a DownloadReport.
 
     ``retries`` is the number of extra tries after a transient failure (so at most
-    ``retries + 1`` tries, waiting ``backoff * 2**k`` seconds before retry k+1);
-    ``timeout`` is the socket timeout of one try in seconds. Safe to rerun: valid files
-    are skipped without a request. Ids must be usable as file names (no path separator,
-    no ``..``); a ``ValueError`` is raised before anything is fetched otherwise.
+    ``retries + 1`` tries, waiting ``backoff * 2**k`` seconds before retry k+1, or what
+    the server's ``Retry-After`` asks up to ``max_wait``); ``timeout`` is the socket
+    timeout of one connect or read in seconds; ``deadline``, ``max_bytes``,
+    ``file_roots`` and ``max_redirects``: see :class:`Limits`. Safe to rerun: valid
+    files are skipped without a request, and the ``.part`` files of a killed earlier
+    run are removed first. Ids must be usable as file names (no path separator, no
+    ``..``); a ``ValueError`` is raised before anything is fetched otherwise.
     """
     url_of = _validate_inputs(ids, urls)
+    limits = Limits(timeout, deadline, max_bytes, max_wait, max_redirects, tuple(map(str, file_roots)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = DownloadReport(urls=url_of)
+    report = DownloadReport(urls=url_of, removed_parts=remove_stale_parts(out_dir))
     start = time.monotonic()
 
     def work(image_id):
-        return _download_one(url_of[image_id], out_dir / f"{image_id}.jpg",
-                             retries, backoff, timeout)
+        return _download_one(url_of[image_id], out_dir / f"{image_id}.jpg", retries, backoff, limits)
 
     bar = tqdm(total=len(url_of), unit="img", desc="download", disable=not progress,
                dynamic_ncols=True)

@@ -5,7 +5,9 @@
 submission                 rows ``Images/<task>/<file>.jpg,<task>,p1;p2;...``
 
 Image paths in a CSV are relative to the folder that holds the CSV's folder
-(``base/Annotations/label.csv`` -> ``base/``), as in the distributed archives.
+(``base/Annotations/label.csv`` -> ``base/``), as in the distributed archives, and must
+stay inside it; task names must be usable as file names (they name per-task outputs).
+A UTF-8 byte-order mark at the start of a file is ignored.
 """
 import csv
 import os
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataFormatError
+from .paths import is_inside_path, is_plain_name
 
 
 @dataclass(frozen=True)
@@ -42,14 +45,30 @@ def csv_root(csv_path):
     return os.path.dirname(os.path.dirname(os.path.abspath(csv_path)))
 
 
-def _rows(path):
+def _rows(path, third):
+    """``(line number, [image path, task, third column])`` of every non-blank row;
+    ``third`` says what the third column holds, for the error message."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: file not found")
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:   # -sig: a byte-order mark is dropped
         for line_no, row in enumerate(csv.reader(f), start=1):
             if not row or all(not c.strip() for c in row):
                 continue
-            yield line_no, [c.strip() for c in row]
+            row = [c.strip() for c in row]
+            if len(row) != 3:
+                raise DataFormatError(path, line_no, f"3 columns: image path, task, {third}", ",".join(row))
+            _check_path_and_task(path, line_no, *row[:2])
+            yield line_no, row
+
+
+def _check_path_and_task(path, line_no, rel, task):
+    """The image path stays inside the CSV's root; the task can name a file."""
+    if not is_inside_path(rel):
+        raise DataFormatError(path, line_no, "an image path relative to the data folder, inside it "
+                              "(not absolute, no '..' leading out)", rel)
+    if not is_plain_name(task):
+        raise DataFormatError(path, line_no, "a task name usable as a file name (no path separator, "
+                              "not '.' or '..')", task)
 
 
 def check_ynm(ynm, path, line_no):
@@ -60,9 +79,7 @@ def check_ynm(ynm, path, line_no):
 def read_label_file(path, tasks=None):
     """All rows of a label.csv (or answers file), optionally only those of ``tasks``."""
     root, rows, lengths = csv_root(path), [], {}
-    for line_no, row in _rows(path):
-        if len(row) != 3:
-            raise DataFormatError(path, line_no, "3 columns: image path, task, y/m/n string", ",".join(row))
+    for line_no, row in _rows(path, "y/m/n string"):
         rel, task, ynm = row
         check_ynm(ynm, path, line_no)
         expected = lengths.setdefault(task, len(ynm))
@@ -91,8 +108,8 @@ def read_label_files(paths, task=None):
 def read_question_file(path, tasks=None):
     """Rows of a question.csv, in file order."""
     root, rows = csv_root(path), []
-    for line_no, row in _rows(path):
-        if len(row) != 3 or row[2] != "?":
+    for line_no, row in _rows(path, "'?'"):
+        if row[2] != "?":
             raise DataFormatError(path, line_no, "3 columns: image path, task, '?'", ",".join(row))
         if tasks is None or row[1] in tasks:
             rows.append(QuestionRow(os.path.join(root, row[0]), row[0], row[1]))
@@ -100,7 +117,10 @@ def read_question_file(path, tasks=None):
 
 
 def format_probs(probs):
-    return ";".join(f"{p:.6f}" for p in probs)
+    """``p1;p2;...`` with 9 significant digits: every float32 reads back exactly, so two
+    confident rows (0.99999994 and 0.99999988) do not tie, as they did at 6 decimals,
+    leaving the mAP ranking to row order."""
+    return ";".join(f"{p:.9g}" for p in probs)
 
 
 def write_predictions(path, rows, probs):
@@ -119,9 +139,7 @@ def write_predictions(path, rows, probs):
 def read_predictions(path):
     """Rows of a per-task or merged submission: list of (rel_path, task, probs, line)."""
     out = []
-    for line_no, row in _rows(path):
-        if len(row) != 3:
-            raise DataFormatError(path, line_no, "3 columns: image path, task, p1;p2;...", ",".join(row))
+    for line_no, row in _rows(path, "p1;p2;..."):
         try:
             probs = np.array([float(x) for x in row[2].split(";")], dtype=np.float64)
         except ValueError:

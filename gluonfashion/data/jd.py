@@ -8,7 +8,8 @@ Formats (one row per image, comma-separated, no quoting):
 * probabilities      ``id,p1,...,p13``       floats in [0, 1], with a header
   ``id,<style names>`` (written by the kit, e.g. for ensembling)
 
-Blank lines (including a trailing newline) are skipped anywhere. An optional header is
+Ids name the image files (``<id>.jpg``), so an id with a path separator, or ``.`` or
+``..``, is a bad row. Blank lines (including a trailing newline) are skipped anywhere. An optional header is
 recognised on the first non-blank line only, and only when it cannot be a data row: its
 first field is ``id`` (any case) and either one of its value fields does not parse as a
 value (for example ``id,url,sports,...``) or, for ``test.txt``, it is exactly ``id,url``.
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..tasks import JD_STYLES
 from .errors import DataFormatError
+from .paths import is_plain_name
 
 __all__ = [
     "read_jd_train", "read_jd_test", "read_jd_answers", "read_jd_probabilities",
@@ -105,6 +107,9 @@ def _read_table(path, n_text, n_labels, parse_value, value_desc):
                 if not text:
                     raise DataFormatError(path, line_no, f"a non-empty {name}", got=line)
             row_id = fields[0]
+            if not is_plain_name(row_id):
+                raise DataFormatError(path, line_no, "an id usable as a file name (images are "
+                                      "<id>.jpg): no path separator, not '.' or '..'", got=line)
             if row_id in first_line_of:
                 raise DataFormatError(
                     path, line_no, f"unique ids (id {row_id!r} is already on line "

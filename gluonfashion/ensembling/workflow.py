@@ -6,7 +6,8 @@ A run folder holds ``val_probs.csv``, ``val_truth.csv``, ``test_probs.csv`` and
 concatenated (out-of-fold predictions of the whole train set) and their test
 probabilities averaged.
 
-Steps, per FashionAI task or once for the JD styles:
+Steps, per FashionAI task or once for the JD styles (or the DeepFashion categories and
+attributes):
   1. align all models on the same validation and test rows (refuse if they differ);
   2. score every model on validation;
   3. drop models correlated above ``corr_threshold`` with a better one;
@@ -19,7 +20,9 @@ Outputs in ``out_dir``:
              ``question_rows.csv`` (the rows it was checked against), ``val_probs.csv``
   JD         ``jd_test_probs.csv``, ``jd_submission.csv`` (1..5 styles per image),
              ``jd_val_probs.csv``, ``thresholds.json``
-  both       ``ensemble_report.json``, also printed as a table.
+  DeepFashion ``deepfashion_predictions.csv`` (top-5 ids), ``deepfashion_scores.csv``,
+             ``deepfashion_val_scores.csv``
+  all        ``ensemble_report.json``, also printed as a table.
 """
 import glob
 import os
@@ -205,7 +208,9 @@ def _check_folds(name, run_dirs):
 
 
 def load_model(name, run_dirs, family):
-    """One ``Model`` from a run folder, or from the fold folders of one k-fold run."""
+    """One ``Model`` from a run folder, or from the fold folders of one k-fold run;
+    ``family``: a ``families.Family`` or its name."""
+    family = get_family(family) if isinstance(family, str) else family
     _check_folds(name, run_dirs)
     parts = [read_run(d, family) for d in run_dirs]
     first = parts[0]
@@ -368,6 +373,9 @@ def run_ensemble(run_patterns, method="mean", out_dir="submission/ensemble", top
               for name, (_, dirs) in zip(display_names([folder for folder, _ in grouped]), grouped)]
     cfg = _best(run_dirs[0]).get("config", {})
     rules = family.ensemble_rules(cfg)
+    if options.method not in rules.methods:
+        raise ValueError(f"method {options.method} does not apply to {family.title} runs: use one of "
+                         f"{', '.join(rules.methods)}")
     question_file = question_file or family.default_question_file(cfg)
 
     by_task = {}

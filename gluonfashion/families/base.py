@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics
+from ..config import min_image_side
 from ..data.demo_data import ensure_demo
 from ..data.images import check_images
 from ..distributed import Workers
@@ -36,6 +37,7 @@ class Family(abc.ABC):
     name = None                 # the config's ``family`` value
     title = None                # its name in messages
     demo_arguments = {}         # generator keyword -> ``demo-data`` option (argparse dest)
+    ignored_keys = frozenset()  # config keys the family never reads: setting one is an error
 
     # ------------------------------------------------------------ training
 
@@ -106,6 +108,13 @@ class Family(abc.ABC):
         raise NotImplementedError
 
     @abc.abstractmethod
+    def image_labels(self, probs, run, top=3):
+        """What ``run`` says about each image, from its probabilities ``(N, C)``: per image
+        ``{heading: [(name, probability), ...]}``, most probable first (the predictor
+        prints and saves these); ``top``: how many values to list where the family ranks."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
     def evaluate(self, cfg=None, predictions=None, answers=None, thresholds=None, runs_dir=None):
         """Score a prediction file against answers; returns the table as text."""
         raise NotImplementedError
@@ -115,7 +124,6 @@ class Family(abc.ABC):
         as ``{"val <metric>": ..., "test <metric>": ...}`` (``metrics.score_sets``)."""
         return metrics.score_sets(val_probs, val_truth, test_probs, test_truth)
 
-    @abc.abstractmethod
     @abc.abstractmethod
     def test_set(self, cfg):
         """``EvalSet`` of the test rows with their answers; None without an answers file."""
@@ -202,7 +210,7 @@ def checked_images(cfg, images, run, progress=True, log=print):
     ``image_problems.csv`` and summarised in the log."""
     counts = {}
     ok, problems = check_images(images, cfg["image_check"], max(cfg["workers"], 2), progress,
-                                cache=run.file(RunFolder.IMAGE_CHECK), counts=counts)
+                                cache=run.file(RunFolder.IMAGE_CHECK), counts=counts, min_side=min_image_side(cfg))
     if counts.get("cached"):
         log(f"[data] image check: {counts['checked']} images checked, {counts['cached']} unchanged since "
             f"an earlier check ({RunFolder.IMAGE_CHECK})")
@@ -214,7 +222,7 @@ def checked_images(cfg, images, run, progress=True, log=print):
 def _report_image_problems(problems, path, log):
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("image", "problem")] + problems)
-    log(f"[data] {len(problems)} images skipped (missing or undecodable), listed in {path}:")
+    log(f"[data] {len(problems)} images skipped (missing, undecodable or too small), listed in {path}:")
     for image, reason in problems[:10]:
         log(f"         {image}: {reason}")
     if len(problems) > 10:

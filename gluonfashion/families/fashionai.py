@@ -26,6 +26,7 @@ import numpy as np
 from .. import metrics, tasks
 from ..data.fashionai import (QuestionRow, csv_root, read_label_file, read_label_files, read_predictions,
                               read_question_file, soft_targets, write_predictions)
+from ..data.paths import file_in
 from ..data.split import load_split, save_split, stratified_split
 from ..data.train_data import TrainData
 from ..ensembling.rules import SingleLabelRules
@@ -86,6 +87,11 @@ class FashionAI(Family):
     title = "FashionAI"
     demo_arguments = {"train_per_value": "train_per_value", "test_per_value": "test_per_value",
                       "image_size": "image_size", "seed": "seed", "tasks": "tasks"}
+    # Single-label tasks: one split, softmax cross-entropy, nothing to download.
+    ignored_keys = frozenset({
+        "folds", "fold", "loss", "wbce_alpha", "focal_gamma", "fn_weight", "rare_frequency", "rare_repeat",
+        "frequent_keep", "min_positive", "max_positive", "train_file", "test_file", "images_dir",
+        "download_workers", "download_deadline_s", "download_max_mb", "download_file_roots"})
 
     # ------------------------------------------------------------ training
 
@@ -149,13 +155,20 @@ class FashionAI(Family):
                                    progress=progress)
         out_dir = out_dir or cfg["submission_dir"]
         os.makedirs(out_dir, exist_ok=True)
-        path = os.path.join(out_dir, f"{task}.csv")
+        path = file_in(out_dir, f"{task}.csv", "task file")
         write_predictions(path, rows, probs)
         write_predictions(run.file(RunFolder.TEST_PROBS), rows, probs)   # kept with the run
         run.write_json(RunFolder.PREDICT_RECORD, {"question_file": rows_file, "tta": tta, "rows": len(rows),
                                                   "output": path})
         log(f"[predict] {task}: {len(rows)} rows, tta={tta} -> {path}")
         return path
+
+    def image_labels(self, probs, run, top=3):
+        """The task's ``top`` most probable values."""
+        record = run.record()
+        classes, task = record["classes"], record["config"]["task"]
+        ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top]
+        return [{task: [(classes[j], float(p[j])) for j in order]} for p, order in zip(probs, ranked)]
 
     # ------------------------------------------------------------ scoring
 
@@ -273,7 +286,7 @@ class FashionAI(Family):
         val_rows, val_probs, task_names = [], [], list(groups)
         for task in task_names:
             ref = models_by_task[task][0]
-            write_predictions(os.path.join(out_dir, f"{task}.csv"),
+            write_predictions(file_in(out_dir, f"{task}.csv", "task file"),
                               [QuestionRow(p, p, t) for p, t in ref.test_keys], groups[task]["test_out"])
             val_rows += [QuestionRow(p, p, t) for p, t in ref.val_keys]
             val_probs += list(groups[task]["val_out"])

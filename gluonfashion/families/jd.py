@@ -54,6 +54,7 @@ class JDStyles(Family):
     name = "jd"
     title = "JD"
     demo_arguments = {"n_train": "jd_train", "n_test": "jd_test", "image_size": "image_size", "seed": "seed"}
+    ignored_keys = frozenset({"label_files", "extra_label_files", "question_file", "maybe_share"})
 
     # ------------------------------------------------------------ data
 
@@ -62,7 +63,8 @@ class JDStyles(Family):
                 f"(images to fetch with `gluonfashion download`)")
 
     def download(self, cfg, progress=True, log=print):
-        """Fetch the images of train.txt and test.txt into ``images_dir``; returns the report."""
+        """Fetch the images of train.txt and test.txt into ``images_dir``; returns the report.
+        ``file://`` URLs may read only under ``data_root`` and ``download_file_roots``."""
         ids, urls = [], []
         for key, reader in (("train_file", lambda p: read_jd_train(p, n_labels=None)[:2]),
                             ("test_file", read_jd_test)):
@@ -73,7 +75,9 @@ class JDStyles(Family):
         if not ids:
             raise FileNotFoundError(f"neither {data_path(cfg, 'train_file')} nor {data_path(cfg, 'test_file')} exists")
         report = download_images(ids, urls, data_path(cfg, "images_dir"), workers=cfg["download_workers"],
-                                 progress=progress)
+                                 progress=progress, deadline=cfg["download_deadline_s"],
+                                 max_bytes=int(cfg["download_max_mb"] * 2 ** 20),
+                                 file_roots=[cfg["data_root"], *cfg["download_file_roots"]])
         report_path = os.path.join(cfg["data_root"], "download_report.csv")
         report.write(report_path)
         log(f"[download] {report.summary()}; report: {report_path}")
@@ -179,6 +183,15 @@ class JDStyles(Family):
         write_jd_submission(sub, ids, binary)
         log(f"[predict] jd: {len(ids)} images, tta={tta} -> {sub} (+ jd_test_probs.csv)")
         return sub
+
+    def image_labels(self, probs, run, top=None):
+        """The styles over the run's thresholds (``thresholds.json``), brought to 1..5 per
+        image as in the submission (``metrics.apply_thresholds``); ``top`` is not used."""
+        classes = run.record()["classes"]
+        thresholds = np.array(checkpoint.load_json(run_file(run, RunFolder.THRESHOLDS))["thresholds"])
+        chosen = metrics.apply_thresholds(probs, thresholds, **_bounds(run.config()))
+        return [{"styles": sorted(((classes[j], float(p[j])) for j in np.flatnonzero(on)), key=lambda s: -s[1])}
+                for p, on in zip(probs, chosen)]
 
     # ------------------------------------------------------------ scoring
 
