@@ -102,12 +102,59 @@ class Workers:
         """Worker 0's ``array``, on every worker."""
         return self.sum(name, array if self.writes else nd.zeros_like(array))
 
+    def same_as_first(self, name, digest):
+        """Whether this worker's hex ``digest`` (of what ``name`` says) equals worker 0's."""
+        mine = nd.array(np.frombuffer(bytes.fromhex(digest), dtype=np.uint8), dtype="float32")
+        return np.array_equal(self.from_first(name, mine).asnumpy(), mine.asnumpy())
+
     def require_same(self, what, digest):
         """Refuse to go on when this worker's hex ``digest`` of ``what`` differs from worker 0's."""
-        mine = nd.array(np.frombuffer(bytes.fromhex(digest), dtype=np.uint8), dtype="float32")
-        if not np.array_equal(self.from_first(what, mine).asnumpy(), mine.asnumpy()):
+        if not self.same_as_first(what, digest):
             raise ValueError(f"{self}: its {what} differ from worker 0's; every host must see the same files at "
                              f"the same paths (data_root, label files, output_dir)")
+
+    def require_same_weights(self, net, when):
+        """Stop the job when this worker's weights (``net``) differ from worker 0's ``when``
+        (words for the log): from then on they would train different networks."""
+        if self.distributed and not self.same_as_first("weights", weights_digest(net)):
+            raise RuntimeError(f"{self}: its weights {when} differ from worker 0's, so the workers no longer "
+                               f"train one network; the job stops (its last saved epoch can be resumed)")
+
+    def start_trainer(self, trainer, net):
+        """Give every worker worker 0's weights before the first step, and check that they
+        hold them.
+
+        ``gluon.Trainer`` does this lazily in its first step: it initialises each
+        parameter's kvstore key with worker 0's values and queues a pull of the key without
+        waiting for it, then pushes and pulls the step's gradients through the same key
+        (``update_on_kvstore=False``). A worker whose queued pull reached the server after
+        every worker had pushed that gradient got the gradient sum as its weights (3 runs
+        in 15 of the launched test; in the jobs traced, one of resnet18's two largest
+        parameters, the last ones pulled). Here the keys are initialised and every pull has arrived before any
+        gradient is pushed; a parameter still waiting for its shape would be sent lazily
+        again, so there must be none (``engine`` runs a forward pass first).
+
+        The kvstore sends arrays in MXNet's plain layout only: a forward pass in inference
+        mode on a CPU leaves its convolution weights in oneDNN's blocked layout (worker 0
+        then fails to send them and the server aborts at the first pull). A copy of each
+        CPU parameter on its own devices gives the plain layout back, values unchanged."""
+        # pylint: disable=protected-access  (what Trainer.step does first, done before it)
+        if not self.distributed:
+            return
+        for param in trainer._params:
+            if all(c.device_type == "cpu" for c in param.list_ctx()):
+                param.reset_ctx(param.list_ctx())
+        if not trainer._kv_initialized:
+            trainer._init_kvstore()
+        if trainer._params_to_init:
+            trainer._init_params()
+        if trainer._params_to_init:
+            raise RuntimeError("parameters without a shape cannot be sent to the workers before the first step: "
+                               + ", ".join(p.name for p in trainer._params_to_init))
+        for param in trainer._params:
+            for array in param.list_data():
+                array.wait_to_read()
+        self.require_same_weights(net, "before the first step")
 
     def average_statistics(self, net):
         """Give every worker the mean of the workers' BatchNorm running statistics (each

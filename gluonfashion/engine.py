@@ -178,15 +178,16 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
     if state:
         net.load_parameters(saved[run.LAST_PARAMS], ctx=ctx)
     if workers.distributed and not state:
-        # Layers initialised at their first forward (the head) drew different weights on
-        # different workers when left to the first training step (seen in 1 job of 4):
-        # initialise them here, from the state one process has at its first forward.
+        # The head's layers get their shape, and their weights, at the first forward pass:
+        # done here, with the RNG as one process has it at its first step, so that every
+        # parameter exists when worker 0's weights are sent (Workers.start_trainer).
         _seed_epoch(cfg["seed"], 0)
         net(nd.zeros((1, cfg["image_size"], cfg["image_size"], 3), dtype="uint8", ctx=ctx[0]))
     hybridize(net)
     objective.loss.hybridize()
     trainer = make_trainer(cfg, net, workers)   # before any freezing: see make_trainer
     mixed_precision.init_trainer(trainer, amp_on)
+    workers.start_trainer(trainer, net)
     if state:
         trainer.load_states(saved[run.LAST_STATES])
 
@@ -218,6 +219,7 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
                                   batches.rows(), progress, frozen, amp_on, batches, workers)
         workers.average_statistics(net)
         train_time = time.time() - t0
+        workers.require_same_weights(net, f"after epoch {epoch + 1}")
         if swa.averages_epoch(cfg, epoch + 1):
             averaged.add(net, epoch + 1)
         if not workers.writes:
