@@ -115,16 +115,20 @@ def _job_config(tiny_fashionai, tmp_path, name):
 
 
 def _run_job(config_file, *flags, crash_at=None):
-    """``(status, output)`` of `gluonfashion launch -n 2 -s 1 -- train ...`; every
-    process it started is stopped, whatever happens."""
+    """``(status, output)`` of `gluonfashion launch -n 2 -s 1 -- train ...`."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop(CRASH_ENV, None)
     if crash_at:
         env[CRASH_ENV] = crash_at
-    launcher = subprocess.Popen([sys.executable, "-m", "gluonfashion", "launch", "-n", "2", "-s", "1", "--",
-                                 "train", "--config", config_file, "--profile", "demo", "--quiet", *flags],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+    return _launch([sys.executable, "-m", "gluonfashion", "launch", "-n", "2", "-s", "1", "--",
+                    "train", "--config", config_file, "--profile", "demo", "--quiet", *flags], env)
+
+
+def _launch(command, env):
+    """``(status, output)`` of a launching ``command``, run at the head of a process group;
+    every process it started is stopped, whatever happens."""
+    launcher = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
     output = ""
     try:
         output, _ = launcher.communicate(timeout=JOB_TIMEOUT_S)
@@ -142,6 +146,31 @@ def _run_job(config_file, *flags, crash_at=None):
         if launcher.poll() is None:
             launcher.wait(timeout=30)
     return launcher.returncode, output
+
+
+def test_workers_start_from_worker_0s_weights_and_a_worker_whose_weights_differ_stops():
+    # tests/distributed_worker.py: Dense(2) over 3 inputs and a 16 x 3 x 3 x 3 convolution,
+    # every value rank + 1. After start_trainer both hold worker 0's 1.0: convolution sum
+    # 16 * 3 * 3 * 3 = 432. One SGD step (lr 0.1, job batch 2) on loss = sum(W x + b),
+    # x = [1, 2, 3] on worker 0 and [3, 2, 1] on worker 1: each row of W gets the gradient
+    # x0 + x1 = [4, 4, 4], each bias 1 + 1 = 2, both divided by 2, so W = 1 - 0.1 * 2 = 0.8
+    # and b = 1 - 0.1 * 1 = 0.9 on both (the convolution is not trained: 432). Then worker 1
+    # adds 1 to its bias: its check fails, worker 0's (its own weights) passes.
+    path = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))   # the script imports this tree
+    env = job_environment(2, "local", dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path))
+    script = os.path.join(REPO, "tests", "distributed_worker.py")
+    status, output = _launch([sys.executable, "-m", "gluonfashion.launch",
+                              *launcher_arguments(2, 1, [sys.executable, script])], env)
+    assert status == 0, output[-3000:]
+    lines = {(int(rank), stage): text for rank, stage, text in
+             re.findall(r"^worker (\d) (started|stepped|checked): (.*)$", output, re.M)}
+    assert len(lines) == 6, output[-3000:]
+    for rank in (0, 1):
+        assert lines[rank, "started"] == " ".join(["1"] * 8) + " conv 432"
+        assert lines[rank, "stepped"] == " ".join(["0.8"] * 6 + ["0.9"] * 2) + " conv 432"
+    assert lines[0, "checked"] == "same"
+    assert lines[1, "checked"].startswith("worker 1 of 2 (dist_sync): its weights after the bias changed differ "
+                                          "from worker 0's")
 
 
 def _worker_lines(output, pattern):
