@@ -1,10 +1,10 @@
-"""Distributed data-parallel training: the shards, the refusals, and one real job.
+"""Distributed data-parallel training: the shards, the refusals, and two real jobs.
 
-The job (``test_a_launched_job_...``) runs `gluonfashion launch` with MXNet's local
+The job of ``test_a_launched_job_...`` runs `gluonfashion launch` with MXNet's local
 launcher: a scheduler, one server and two workers on 127.0.0.1, the tiny task for two
-epochs, killed after the first and resumed. Each of its two launches takes about 20 s
-on an idle 2-core machine (a minute or two under load) and is stopped, with every
-process it started, after 240 s.
+epochs, killed after the first and resumed (17 s on an idle 2-core machine, a minute
+under load). ``test_workers_start_...`` launches ``distributed_worker.py`` with the same launcher
+(3 s). Each launch is stopped, with every process it started, after 240 s.
 """
 import csv
 import os
