@@ -29,6 +29,8 @@ setup(
     python_requires=">=3.8",
     install_requires=CORE,
     extras_require={
+        # The mxnet wheel also installs its launcher (mxnet/tools/launch.py) and the
+        # dmlc_tracker package that `gluonfashion launch` drives: nothing more to install.
         "cpu": ["mxnet==1.9.1"],
         "cu112": ["mxnet-cu112==1.9.1"],
         # scikit-image: sample photos (data.chelsea(), data.coffee()) shipped in the wheel;

@@ -25,6 +25,16 @@ import yaml
 from .data.paths import is_plain_name
 from .schedules import is_cycle_end
 
+KVSTORES = ("device", "local", "dist_sync", "dist_device_sync")
+# kvstore values MXNet knows that the kit refuses, and why.
+KVSTORES_REFUSED = {
+    "dist_async": "with dist_async the servers own the optimizer: the kit's learning-rate schedule would not "
+                  "reach it and --resume could not save its state",
+    "horovod": "MXNet 1.9.1 has no horovod kvstore: that name gives a plain one-process store; Horovod drives "
+               "MXNet 1.x through its own hvd.DistributedTrainer and horovodrun, which the kit does not use; "
+               "for several workers use dist_sync",
+}
+
 DEFAULTS = {
     # --- what to learn ---
     "family": "fashionai",          # fashionai (single-label tasks) | jd (multi-label styles)
@@ -122,6 +132,9 @@ DEFAULTS = {
     "attribute_neg_weight": 0.1,    # w_neg: weight of an absent attribute's term (thesis: 0.1)
     # --- running ---
     "devices": "auto",              # auto (all GPUs, else CPU) | cpu | list of GPU ids
+    "kvstore": "device",            # how gradients are summed: device | local (one process) | dist_sync |
+                                    # dist_device_sync (workers started by `gluonfashion launch`, which
+                                    # sets it; see distributed.py); global batch: batch_size x devices x workers
     "amp": "none",                  # none | float16 (GPUs) | bfloat16 (CPUs with oneDNN): MXNet AMP
     "workers": 4,                   # DataLoader workers (0: load in the training process)
     "loader": "process",            # process | thread: what the workers are
@@ -305,6 +318,9 @@ def validate(cfg):
         _check(float(cfg[key]) >= 0, f"{key} must be >= 0; got {cfg[key]!r}")
     if cfg["resize_short"] < cfg["image_size"]:
         raise ConfigError("resize_short must be >= image_size (centre crop after resize)")
+    why = KVSTORES_REFUSED.get(cfg["kvstore"])
+    _check(cfg["kvstore"] in KVSTORES, f"kvstore must be one of {', '.join(KVSTORES)}; got {cfg['kvstore']!r}"
+                                       + (f" ({why})" if why else ""))
     _validate_recipes(cfg)
     _validate_augmentation(cfg)
     return cfg
@@ -354,7 +370,7 @@ def _validate_augmentation(cfg):
 
 # Settings that change how a run is executed, not what it learns: two configs that
 # differ only here describe the same run (a resume may change them).
-RUNTIME_KEYS = ("workers", "loader", "devices", "log_interval", "checkpoint_every_s", "download_workers",
+RUNTIME_KEYS = ("workers", "loader", "devices", "kvstore", "log_interval", "checkpoint_every_s", "download_workers",
                 "download_deadline_s", "download_max_mb", "download_file_roots", "submission_dir")
 
 

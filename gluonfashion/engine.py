@@ -15,6 +15,7 @@ from . import checkpoint, mixed_precision, staged_finetuning, swa, threads
 from .config import changed_keys, comparable_config, save_config
 from .data.dataset import make_train_loader
 from .devices import describe, resolve_devices
+from .distributed import Workers, rows_digest, weights_digest
 from .models import build_model, hybridize
 from .inference import predict_probs
 from .run_folder import RunFolder
@@ -60,15 +61,15 @@ def _check_resume(state, cfg, data, run_dir):
                              f"or split); resume with the same data, or start over with --fresh")
 
 
-def make_trainer(cfg, net):
-    """One Trainer over every trainable parameter. Build it before ``staged_finetuning`` freezes
-    the backbone, so its parameter set (and saved-state layout) is the same in every
-    stage."""
+def make_trainer(cfg, net, workers=None):
+    """One Trainer over every trainable parameter, on the config's kvstore (``workers``:
+    the job's, when distributed). Build it before ``staged_finetuning`` freezes the
+    backbone, so its parameter set (and saved-state layout) is the same in every stage."""
     params = {k: v for k, v in net.collect_params().items() if v.grad_req != "null"}
     opts = {"learning_rate": lr_at(cfg, 0.0), "wd": cfg["wd"]}
     if cfg["optimizer"] in ("sgd", "nag"):
         opts["momentum"] = cfg["momentum"]
-    return gluon.Trainer(params, cfg["optimizer"], opts)
+    return gluon.Trainer(params, cfg["optimizer"], opts, **(workers or Workers()).trainer_options(cfg["kvstore"]))
 
 
 def _seed_epoch(seed, epoch):
@@ -88,11 +89,14 @@ def _seed_epoch(seed, epoch):
 
 
 def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progress, frozen=False,
-                 amp_on=False):
+                 amp_on=False, batches=None, workers=None):
     """One pass over the training loader; returns the mean training loss. ``frozen``:
     only the head trains, on backbone features computed in inference mode; ``amp_on``:
-    the backward pass goes through AMP's loss scaling (``mixed_precision``)."""
-    steps = max(1, math.ceil(n_images / (cfg["batch_size"] * len(ctx))))
+    the backward pass goes through AMP's loss scaling (``mixed_precision``).
+    ``batches``, ``workers``: the loader's ``ShardBatches`` and the job's workers when
+    several share the epoch (``n_images``: this worker's rows): each step is then
+    normalised by the job's batch and the loss is the mean over every worker's rows."""
+    steps = len(batches) if batches is not None else max(1, math.ceil(n_images / (cfg["batch_size"] * len(ctx))))
     totals = [nd.zeros((1,), ctx=c) for c in ctx]   # accumulated on device: no per-batch sync
     previous, seen = None, 0
     bar = tqdm(total=n_images, desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit="img",
@@ -106,7 +110,7 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
         with autograd.record():
             losses = [loss_fn(staged_finetuning.forward(net, a, frozen), b) for a, b in zip(xs, ys)]
             mixed_precision.backward(losses, trainer, amp_on)
-        trainer.step(x.shape[0])
+        trainer.step(batches.job_batch(i) if batches is not None else x.shape[0])
         for t, l in zip(totals, losses):
             t += l.sum()
         if previous is not None:
@@ -123,7 +127,7 @@ def _train_epoch(net, loader, trainer, loss_fn, ctx, cfg, epoch, n_images, progr
     # queued, and a hybridized network's statistics can be read before it runs: settle
     # everything before validation or a checkpoint reads the weights.
     nd.waitall()
-    mean = sum(t.asscalar() for t in totals) / max(seen, 1)
+    mean = (workers or Workers()).mean_loss(sum(t.asscalar() for t in totals), seen)
     _check_finite(mean, epoch, None)
     return mean
 
@@ -149,61 +153,80 @@ def fit(cfg, data, objective, run_dir, resume=False, fresh=False, progress=True,
     return fit_network(cfg, data, objective, run_dir, resume, fresh, progress, log)[0]
 
 
-def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progress=True, log=print):
+def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progress=True, log=print,
+                workers=None):
     """``fit``, returning ``(best record, trained network)``: the network (hybridized, its
     graph built) can predict in this process with the run's weights loaded into it
-    (``RunFolder(run_dir).load(net=net)``) instead of a new one being built."""
-    run = RunFolder(run_dir).create()
-    state, saved = None, {}
-    if fresh:
-        run.clear_results()
-    elif run.has_state():
-        if not resume:
-            raise RunExistsError(f"{run_dir} already holds a training state: pass --resume to "
-                                 f"continue it or --fresh to start over")
-        state, saved = run.resume_state()
-        _check_resume(state, cfg, data, run_dir)
+    (``RunFolder(run_dir).load(net=net)``) instead of a new one being built.
+
+    ``workers``: the job's (``distributed.Workers``) when several processes train
+    together. Each trains on its shard; worker 0 alone validates and writes ``run_dir``
+    (which it has prepared before the others call this), the others read the resume
+    state from it and return ``(None, net)``."""
+    workers = workers or Workers()
+    run = RunFolder(run_dir)
+    state, saved = _start_state(run, cfg, data, resume, fresh, workers.writes)
     fingerprint = {"config": comparable_config(cfg), "data": data_fingerprint(cfg, data)}
+    workers.require_same("training rows, targets and split", fingerprint["data"])
+    progress = progress and workers.writes   # one progress bar per job
     ctx = resolve_devices(cfg["devices"])
-    save_config(cfg, run.file(run.CONFIG))
+    if workers.writes:
+        save_config(cfg, run.file(run.CONFIG))
     _seed_epoch(cfg["seed"], -1)
     amp_on = mixed_precision.enable(cfg, ctx)   # before the network is built
     net = build_model(cfg, objective.n_outputs, ctx, log)
     if state:
         net.load_parameters(saved[run.LAST_PARAMS], ctx=ctx)
+    if workers.distributed and not state:
+        # The head's layers get their shape, and their weights, at the first forward pass:
+        # done here, with the RNG as one process has it at its first step, so that every
+        # parameter exists when worker 0's weights are sent (Workers.start_trainer).
+        _seed_epoch(cfg["seed"], 0)
+        net(nd.zeros((1, cfg["image_size"], cfg["image_size"], 3), dtype="uint8", ctx=ctx[0]))
     hybridize(net)
     objective.loss.hybridize()
-    trainer = make_trainer(cfg, net)   # before any freezing: see make_trainer
+    trainer = make_trainer(cfg, net, workers)   # before any freezing: see make_trainer
     mixed_precision.init_trainer(trainer, amp_on)
+    workers.start_trainer(trainer, net)
     if state:
         trainer.load_states(saved[run.LAST_STATES])
 
-    train_set, sampler, loader = make_train_loader(cfg, data.train_images, data.train_targets, len(ctx))
+    train_set, batches, loader = make_train_loader(cfg, data.train_images, data.train_targets, len(ctx),
+                                                   workers.rank, workers.count)
     eval_tf = build_eval_transform(cfg, "none")
 
     history = state["history"] if state else []
     best = state["best"] if state else None
-    start = state["epoch"] if state else 0   # epochs completed = next 0-based index
+    start = start_epoch(state)
     averaged = swa.WeightAverage.load(saved.get(run.SWA_RUNNING),
                                       state.get("swa_snapshots", []) if state else [])
-    log(f"[train] {cfg['task']}: {len(data.train_images)} train / {len(data.val_images)} val images, "
-        f"{cfg['model']} ({net.weights_source}) at {cfg['image_size']} px on {describe(ctx)}"
-        + (f", resuming after epoch {start}" if state else "") + f"; {threads.describe()}")
+    if workers.writes:
+        log(f"[train] {cfg['task']}: {len(data.train_images)} train / {len(data.val_images)} val images, "
+            f"{cfg['model']} ({net.weights_source}) at {cfg['image_size']} px on {describe(ctx)}"
+            + (f", resuming after epoch {start}" if state else "") + f"; {threads.describe()}")
+    if workers.distributed:
+        log(_shard_line(workers, batches, start, len(train_set)))
     last_save = time.time()
     for epoch in range(start, cfg["epochs"]):
         _seed_epoch(cfg["seed"], epoch)
-        sampler.set_epoch(epoch)
+        batches.set_epoch(epoch)
         frozen = staged_finetuning.prepare_epoch(net, cfg, epoch)
         message = staged_finetuning.stage_message(cfg, epoch, starting=epoch == start)
-        if message:
+        if message and workers.writes:
             log(message)
         t0 = time.time()
         train_loss = _train_epoch(net, loader, trainer, objective.loss, ctx, cfg, epoch,
-                                  len(train_set), progress, frozen, amp_on)
+                                  batches.rows(), progress, frozen, amp_on, batches, workers)
+        workers.average_statistics(net)
         train_time = time.time() - t0
+        workers.require_same_weights(net, f"after epoch {epoch + 1}")
+        if swa.averages_epoch(cfg, epoch + 1):
+            averaged.add(net, epoch + 1)
+        if not workers.writes:
+            continue
         row = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch + 1 - 1e-9), "train_loss": train_loss,
                "train_seconds": round(train_time, 2),
-               "train_img_per_s": round(len(train_set) / max(train_time, 1e-9), 1)}
+               "train_img_per_s": round((len(train_set) - batches.left_out) / max(train_time, 1e-9), 1)}
         row.update(_validate(net, data, eval_tf, ctx, objective, cfg, progress))
         score = row.get(f"val_{objective.select_metric}", -train_loss)
         history.append(row)
@@ -215,8 +238,6 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
                 "objective": objective.saved(),
                 "classes": data.class_names, "config": cfg, "data": data.summary,
                 "weights_source": net.weights_source})
-        if swa.averages_epoch(cfg, epoch + 1):
-            averaged.add(net, epoch + 1)
         checkpoint.write_metrics_csv(run.file(run.METRICS), history)
         # On short demo epochs, writing the optimizer state and redrawing the curves cost
         # as much as training; a resumed run simply redoes the (exactly reproducible)
@@ -226,9 +247,45 @@ def fit_network(cfg, data, objective, run_dir, resume=False, fresh=False, progre
             last_save = time.time()
         log(_epoch_line(row))
     if cfg["swa_epochs"]:
-        _finish_swa(averaged, net, loader, sampler, ctx, data, objective, eval_tf, cfg, run, best,
-                    progress, log)
-    return best, net
+        _finish_swa(averaged, net, loader, batches, ctx, data, objective, eval_tf, cfg, run, best,
+                    progress, log, workers)
+    if workers.distributed:
+        log(f"[distributed] {workers} finished: weights {weights_digest(net)}")
+    return (best if workers.writes else None), net
+
+
+def start_epoch(state):
+    """The 0-based epoch a run starts with: the epochs a saved state completed, else 0."""
+    return state["epoch"] if state else 0
+
+
+def _start_state(run, cfg, data, resume, fresh, writes):
+    """``(state record, {file: path})`` to continue from, or ``(None, {})``. Worker 0
+    (``writes``) creates the folder and clears it for ``fresh``."""
+    if writes:
+        run.create()
+    if fresh:
+        if writes:
+            run.clear_results()
+        return None, {}
+    if not run.has_state():
+        return None, {}
+    if not resume:
+        raise RunExistsError(f"{run.path} already holds a training state: pass --resume to "
+                             f"continue it or --fresh to start over")
+    state, saved = run.resume_state()
+    _check_resume(state, cfg, data, run.path)
+    return state, saved
+
+
+def _shard_line(workers, batches, epoch, n_rows):
+    """Which training rows this worker reads (their count, and a digest of epoch ``epoch``'s)."""
+    batches.set_epoch(epoch)
+    left = (f"; the last {batches.left_out} rows of each epoch's order sit out (fewer than the workers)"
+            if batches.left_out else "")
+    return (f"[distributed] {workers}: {batches.rows()} of {n_rows} training rows an epoch, "
+            f"{len(batches)} steps of {batches.job_batch(0) if len(batches) else 0} rows over all workers "
+            f"(epoch {epoch + 1} rows {rows_digest(batches)}){left}")
 
 
 def _save_resume_state(run, net, trainer, averaged, history, best, cfg, fingerprint):
@@ -255,9 +312,10 @@ def _validate(net, data, eval_tf, ctx, objective, cfg, progress):
 
 
 def _finish_swa(averaged, net, loader, sampler, ctx, data, objective, eval_tf, cfg, run, best,
-                progress, log):
-    """Load the average, recompute its BatchNorm statistics on the training data,
-    evaluate it and save ``swa.params`` + ``swa.json``; logs SWA vs the best epoch."""
+                progress, log, workers):
+    """Load the average, recompute its BatchNorm statistics on the training data (every
+    worker on its shard, then their mean), evaluate it and save ``swa.params`` +
+    ``swa.json`` (worker 0); logs SWA vs the best epoch."""
     if not averaged.count:
         log("[swa] no epoch was averaged: nothing to save")
         return None
@@ -267,6 +325,9 @@ def _finish_swa(averaged, net, loader, sampler, ctx, data, objective, eval_tf, c
     sampler.set_epoch(cfg["epochs"])
     frozen = staged_finetuning.backbone_frozen(cfg, cfg["epochs"] - 1)
     seen = swa.recompute_bn_stats(net, (x for x, _ in loader), ctx, frozen_backbone=frozen)
+    workers.average_statistics(net)
+    if not workers.writes:
+        return None
     metrics = _validate(net, data, eval_tf, ctx, objective, cfg, progress)
     key = f"val_{objective.select_metric}"
     record = {"epochs": averaged.epochs, "metrics": metrics, "select_metric": objective.select_metric,

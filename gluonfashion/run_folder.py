@@ -28,6 +28,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 from typing import NamedTuple
 
 from . import checkpoint, threads
@@ -187,6 +188,21 @@ class RunFolder:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    @contextlib.contextmanager
+    def read_only_copy(self):
+        """A private scratch ``RunFolder`` holding copies of this folder's split and
+        image-check cache, removed afterwards: a distributed worker other than worker 0
+        prepares its data there, exactly as worker 0 did here, without writing here."""
+        if not self.has(self.SPLIT):
+            raise FileNotFoundError(f"{self.file(self.SPLIT)} not found: worker 0 writes it before the other "
+                                    f"workers read it, so output_dir must be a folder every worker sees (on "
+                                    f"several hosts: the same path on a shared filesystem)")
+        with tempfile.TemporaryDirectory(prefix="gluonfashion-worker-") as scratch:
+            for name in (self.SPLIT, self.IMAGE_CHECK):
+                if self.has(name):
+                    shutil.copy2(self.file(name), os.path.join(scratch, name))
+            yield RunFolder(scratch)
 
     # ---------------------------------------------------------------- the resume state
 

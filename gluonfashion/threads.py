@@ -19,6 +19,7 @@ import sys
 
 # What ``configure`` decided, shown in the run and bench logs.
 _decision = {"threads": None, "why": "not configured"}
+_USER = "OMP_NUM_THREADS set by the user"
 
 
 def physical_cores():
@@ -41,7 +42,7 @@ def configure(environ=os.environ, loaded_modules=sys.modules):
     """Set ``OMP_NUM_THREADS`` to the physical core count unless the user set it or
     MXNet is already loaded (then it is too late: say so). Returns the decision."""
     if environ.get("OMP_NUM_THREADS"):
-        _decision.update(threads=environ["OMP_NUM_THREADS"], why="OMP_NUM_THREADS set by the user")
+        _decision.update(threads=environ["OMP_NUM_THREADS"], why=_USER)
     elif "mxnet" in loaded_modules:
         _decision.update(threads=None, why="MXNet was imported before gluonfashion, so its own default "
                                            "(half the logical processors) applies; import gluonfashion "
@@ -51,6 +52,11 @@ def configure(environ=os.environ, loaded_modules=sys.modules):
         environ["OMP_NUM_THREADS"] = str(cores)
         _decision.update(threads=str(cores), why=f"one per physical core ({cores})")
     return dict(_decision)
+
+
+def set_by_user():
+    """Whether ``OMP_NUM_THREADS`` came from the user rather than from ``configure``."""
+    return _decision["why"] == _USER
 
 
 def describe():

@@ -12,9 +12,9 @@ import warnings
 warnings.filterwarnings("ignore", module="gluoncv")
 warnings.filterwarnings("ignore", category=UserWarning, module="mxnet")
 
-from . import bench_verb, data_verbs, ensemble_verb, run_verbs, serving_verbs  # noqa: E402
+from . import bench_verb, data_verbs, ensemble_verb, launch_verb, run_verbs, serving_verbs  # noqa: E402
 
-VERB_MODULES = (data_verbs, run_verbs, ensemble_verb, bench_verb, serving_verbs)
+VERB_MODULES = (data_verbs, run_verbs, launch_verb, ensemble_verb, bench_verb, serving_verbs)
 
 
 def build_parser():

@@ -14,6 +14,8 @@ from .common import add_config_args, add_int8_args, add_progress_args, load
 def cmd_train(args):
     cfg = load(args)
     run_dir, best = family_of(cfg).train(cfg, args.resume, args.fresh, not args.quiet, then_predict=args.predict)
+    if best is None:   # a distributed worker other than worker 0: worker 0 reports the run
+        return
     shown = ", ".join(f"{k[4:]} {v:.4f}" for k, v in best["metrics"].items() if k.startswith("val_"))
     print(f"[train] best epoch {best['epoch']} ({shown}) -> {run_dir}")
 

@@ -72,6 +72,52 @@ class SeededShuffleSampler(gluon.data.Sampler):
         return self.length
 
 
+class ShardBatches(gluon.data.Sampler):
+    """One worker's batches of a seeded epoch order (a batch sampler over ``sampler``).
+
+    The order is cut into the job's batches of ``batch_size * workers`` rows, as one
+    process with that batch would cut it, and worker ``rank`` takes the ``rank``-th of
+    ``workers`` contiguous parts of each; the last, shorter batch is shared out as
+    evenly as possible. The workers' batches of a step together are the job's batch, so
+    their summed gradients are one process's. When that last batch has fewer rows than
+    there are workers, its rows sit out the epoch (``left_out``; the next epoch's order
+    differs). With one worker: batches of ``batch_size``, the last one kept.
+    """
+
+    def __init__(self, sampler, batch_size, rank=0, workers=1):
+        if not 0 <= rank < workers:
+            raise ValueError(f"rank {rank} is not one of {workers} workers")
+        self.sampler, self.batch_size, self.rank, self.workers = sampler, batch_size, rank, workers
+        job = batch_size * workers
+        self.bounds = [(start, min(start + job, len(sampler))) for start in range(0, len(sampler), job)]
+        if self.bounds and self.bounds[-1][1] - self.bounds[-1][0] < workers:
+            self.bounds.pop()
+        self.left_out = len(sampler) - (self.bounds[-1][1] if self.bounds else 0)
+
+    def set_epoch(self, epoch):
+        self.sampler.set_epoch(epoch)
+
+    def job_batch(self, step):
+        """Rows of step ``step`` over all workers."""
+        start, stop = self.bounds[step]
+        return stop - start
+
+    def rows(self):
+        """Rows this worker reads an epoch."""
+        return sum(len(self._part(start, stop)) for start, stop in self.bounds)
+
+    def _part(self, start, stop):
+        return np.array_split(np.arange(start, stop), self.workers)[self.rank]
+
+    def __iter__(self):
+        keys = list(self.sampler)
+        for start, stop in self.bounds:
+            yield [keys[i] for i in self._part(start, stop)]
+
+    def __len__(self):
+        return len(self.bounds)
+
+
 def stack_samples(samples):
     """Batchify into plain NumPy arrays, one per sample field.
 
@@ -101,7 +147,12 @@ def make_loader(dataset, batch_size, workers, sampler=None, thread_pool=False):
     """Batches of NDArrays from ``workers`` processes (threads with ``thread_pool``;
     none with 0); the last partial batch is kept (every sample is used)."""
     sampler = sampler or gluon.data.SequentialSampler(len(dataset))
-    batches = gluon.data.BatchSampler(sampler, batch_size, last_batch="keep")
+    return batch_loader(dataset, gluon.data.BatchSampler(sampler, batch_size, last_batch="keep"), workers,
+                        thread_pool)
+
+
+def batch_loader(dataset, batches, workers, thread_pool=False):
+    """``make_loader`` over the batches of a batch sampler."""
     return NDArrayBatches(gluon.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
                                                 thread_pool=thread_pool, batchify_fn=stack_samples))
 
@@ -118,8 +169,10 @@ def loader_options(cfg):
     return {"loader": cfg["loader"], "pack": pack}
 
 
-def make_train_loader(cfg, images, targets, n_devices=1):
-    """``(dataset, sampler, loader)`` of the training images: seeded shuffle and augmentation.
+def make_train_loader(cfg, images, targets, n_devices=1, rank=0, workers=1):
+    """``(dataset, batches, loader)`` of the training images: seeded shuffle and
+    augmentation; ``batches`` (``ShardBatches``, with ``set_epoch``) gives worker
+    ``rank`` of ``workers`` its shard of each epoch, ``batch_size * n_devices`` rows a step.
 
     Images come from the config's pack (``image_source: pack``) or from the files,
     decoded at reduced scale down to ``resize_short``; see ``loader_options``.
@@ -130,7 +183,7 @@ def make_train_loader(cfg, images, targets, n_devices=1):
         dataset = PackedDataset(options["pack"], images, targets, transform)
     else:
         dataset = ImageDataset(images, targets, transform, decode_side=cfg["resize_short"])
-    sampler = SeededShuffleSampler(len(dataset), cfg["seed"])
-    loader = make_loader(dataset, cfg["batch_size"] * n_devices, cfg["workers"], sampler,
-                         thread_pool=options["loader"] == "thread")
-    return dataset, sampler, loader
+    batches = ShardBatches(SeededShuffleSampler(len(dataset), cfg["seed"]), cfg["batch_size"] * n_devices,
+                           rank, workers)
+    loader = batch_loader(dataset, batches, cfg["workers"], thread_pool=options["loader"] == "thread")
+    return dataset, batches, loader

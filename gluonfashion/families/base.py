@@ -18,6 +18,7 @@ from .. import metrics
 from ..config import min_image_side
 from ..data.demo_data import ensure_demo
 from ..data.images import check_images
+from ..distributed import Workers
 from ..engine import fit_network
 from ..run_folder import RunFolder
 
@@ -43,13 +44,22 @@ class Family(abc.ABC):
     def train(self, cfg, resume=False, fresh=False, progress=True, log=print, then_predict=False):
         """Train one run of ``cfg`` into its run folder; returns ``(run_dir, best record)``.
         ``then_predict``: also predict the question/test rows (as ``predict`` with the
-        run's defaults), with the network already in memory."""
+        run's defaults), with the network already in memory.
+
+        With a distributed ``kvstore`` this process is one worker of a job
+        (``distributed``): worker 0 takes the folder and prepares it as one process would,
+        the others wait for it, then read the same split and state (``train_other_worker``)."""
+        workers = Workers.join(cfg["kvstore"])
+        if not workers.writes:
+            return self.train_other_worker(cfg, workers, resume, fresh, log)
         with RunFolder.of(cfg).lock() as run:   # one training process per folder
             run.check_owner(cfg)
             if fresh:
                 run.clear()
             data = self.prepare_data(cfg, run, progress, log)
-            best, net = fit_network(cfg, data, self.objective(cfg, data), run.path, resume, fresh, progress, log)
+            workers.barrier()   # the folder is ready: the other workers read the split from here on
+            best, net = fit_network(cfg, data, self.objective(cfg, data), run.path, resume, fresh, progress, log,
+                                    workers)
             if data.val_images or then_predict:
                 loaded = run.load(log=log, net=net)   # the prediction weights, into the trained network
                 if data.val_images:
@@ -57,6 +67,17 @@ class Family(abc.ABC):
                 if then_predict:
                     self.predict(run.path, progress=progress, log=log, loaded=loaded)
         return run.path, best
+
+    def train_other_worker(self, cfg, workers, resume, fresh, log=print):
+        """A distributed worker but worker 0: the data as worker 0 prepared it (its split,
+        its image check), training on this worker's shard, nothing written to the run
+        folder; returns ``(run_dir, None)``."""
+        run = RunFolder.of(cfg)
+        workers.barrier()   # until worker 0 has cleared (--fresh) the folder and saved the split
+        with run.read_only_copy() as scratch:
+            data = self.prepare_data(cfg, scratch, False, lambda *_: None)
+        fit_network(cfg, data, self.objective(cfg, data), run.path, resume, fresh, False, log, workers)
+        return run.path, None
 
     @abc.abstractmethod
     def prepare_data(self, cfg, run, progress=True, log=print):
