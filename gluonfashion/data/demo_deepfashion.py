@@ -223,10 +223,12 @@ def sample_look(rng):
         g["parts"] -= set(present) - set(keep[:1])
     if g.get("neck") == "high":
         g["parts"] -= set(_NECKWEAR)
-    g["details"] = {d for d in details_ok if rng.random() < _DETAIL_P[d]} | (implied & set(_DETAIL_P))
+    # Sorted: a set of strings iterates in an order that changes from process to process
+    # (hash randomisation), and each detail takes a random draw.
+    g["details"] = {d for d in sorted(details_ok) if rng.random() < _DETAIL_P[d]} | (implied & set(_DETAIL_P))
     if "puff-sleeve" in g["details"] and "bell-sleeve" in g["details"]:
         g["details"].discard("bell-sleeve")
-    g["sleeve_style"] = g.get("sleeve_style") or next((d.split("-")[0] for d in g["details"] if "sleeve" in d), None)
+    g["sleeve_style"] = g.get("sleeve_style") or next((d.split("-")[0] for d in sorted(g["details"]) if "sleeve" in d), None)
     if "high-waisted" in g["details"]:
         g["waist"] = 0.33
 
