@@ -10,6 +10,7 @@ import yaml
 from gluonfashion.speed.bench import Pair, final_lines, paired, run_bench, summarise
 from gluonfashion.cli import main
 from gluonfashion.models import fusion_available
+from gluonfashion.serving.quantize import bench_quantizer
 from gluonfashion.speed.naive_loop import default_threads
 
 LAST_LINE = re.compile(r"^train_ratio=(\d+\.\d+) predict_ratio=(\d+\.\d+) peak_rss_mb=(\d+)$")
@@ -59,7 +60,7 @@ def test_run_bench_with_process_workers_on_a_folder_of_jpegs(tiny_config, tiny_f
 def test_run_bench_predicts_through_int8_when_asked(tiny_config, tiny_fashionai):
     lines = []
     result = run_bench(tiny_config, str(tiny_fashionai / "Images"), batches=2, warmup=1, tta_modes=("none",),
-                       repeat=1, log=lines.append, int8=True, calib_images=8)
+                       repeat=1, log=lines.append, int8=bench_quantizer(tiny_config, calib_images=8))
     assert "prediction INT8, fused" in lines[0]
     assert result["predict_none"]["bound"] > 0 and LAST_LINE.match(lines[-1])
     # No fusion (and so no INT8) on a GPU; the context object needs no GPU to exist.

@@ -2,6 +2,7 @@
 import argparse
 
 from ..serving.int8_bench import compare_int8
+from ..serving.quantize import bench_quantizer
 from ..speed.bench import TTA_MODES, run_bench
 from .common import add_config_args, add_int8_args, load
 
@@ -43,4 +44,4 @@ def cmd_bench(args):
                          "configs/fashionai/skirt_length_labels.yaml --profile demo")
     cfg = load(args)
     run_bench(cfg, args.images, args.batches, args.warmup, args.tta, args.repeat, baseline=args.baseline,
-              int8=args.int8, calib_images=args.calib_images, calib_mode=args.calibration)
+              int8=bench_quantizer(cfg, args.calib_images, args.calibration) if args.int8 else None)

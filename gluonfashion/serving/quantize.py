@@ -65,3 +65,11 @@ def describe(facts):
     """One line for logs: how the network was quantized."""
     return (f"INT8 (oneDNN, {facts['quantized_dtype']}; {facts['calibration']} calibration on "
             f"{facts['calibration_images']} images)")
+
+
+def bench_quantizer(cfg, calib_images=64, calib_mode="naive"):
+    """For ``speed.bench.run_bench(int8=...)``: ``(net, images) -> INT8 net``, calibrated
+    on the first ``calib_images`` of ``images`` as ``cfg``'s prediction loader makes them."""
+    def quantize_on(net, images):
+        return quantize(net, image_batches(cfg, images[:calib_images]), calib_mode, log=lambda *_: None)[0]
+    return quantize_on

@@ -37,8 +37,6 @@ from ..engine import _train_epoch, make_trainer
 from ..families import family_of
 from ..inference import predict_batches, prediction_loader
 from ..models import build_model, fusion_available, hybridize, hybridize_for_prediction
-from ..serving.graph import image_batches
-from ..serving.quantize import quantize
 from ..objectives import SingleLabel
 from ..transforms import EvalTransform, build_eval_transform
 from .measuring import N_OUTPUTS, Monitor, Stopwatch, memory_batch, one_hot_targets, repeat_batch
@@ -164,7 +162,7 @@ class _Bench:
         self.images = bench_images(self.cfg, images_dir, self.loader_batches * self.batch)
         self.naive = None
         self.predicting = False
-        self.int8 = int8          # (calibration images, mode): prediction through the INT8 network
+        self.int8 = int8          # (net, images) -> INT8 net: prediction through it
 
     def start_baseline(self):
         """Start the naive loop's process (``naive.py``); its rounds then alternate with
@@ -203,8 +201,7 @@ class _Bench:
         if not self.predicting:
             hybridize_for_prediction(self.net, self.ctx)
             if self.int8:
-                n, mode = self.int8
-                self.net, _ = quantize(self.net, image_batches(self.cfg, self.images[:n]), mode, log=lambda *_: None)
+                self.net = self.int8(self.net, self.images)
             self.predicting = True
         transform = build_eval_transform(self.cfg, tta)
         per_batch = max(1, self.batch // transform.n_crops)    # as the families batch it
@@ -224,16 +221,16 @@ class _Bench:
 
 
 def run_bench(cfg, images_dir=None, batches=20, warmup=3, tta_modes=TTA_MODES, repeat=5, log=print,
-              baseline=False, int8=False, calib_images=64, calib_mode="naive"):
+              baseline=False, int8=None):
     """Measure and print; returns a dict of the figures (images/s, ratios, MB, cores).
     ``baseline``: also the naive loop (``naive.py``) and the kit's speed-up over it.
-    ``int8``: predict through the INT8 network (``serving.quantize``), calibrated on
-    ``calib_images`` of the bench's images."""
+    ``int8``: ``(net, images) -> INT8 net`` (``serving.quantize.bench_quantizer``): the
+    prediction segments run the network it returns, calibrated on the bench's images."""
     if int8 and not fusion_available(resolve_devices(cfg["devices"])):
         raise ValueError("--int8: INT8 prediction runs on a CPU with oneDNN; measure it with --set devices=cpu")
     result = {}
     with Monitor() as monitor:
-        bench = _Bench(cfg, images_dir, batches, warmup, repeat, (calib_images, calib_mode) if int8 else None)
+        bench = _Bench(cfg, images_dir, batches, warmup, repeat, int8)
         log(f"[bench] {cfg['model']} at {cfg['image_size']} px, batch {bench.batch} on {describe(bench.ctx)}"
             + (f", AMP {cfg['amp']}" if bench.amp_on else "")
             + f"; prediction {'INT8' if int8 else 'float32'}" + (", fused" if fusion_available(bench.ctx) else "")
