@@ -6,7 +6,7 @@ from ..config import DEFAULTS
 from ..families import family_of, get_family
 from ..run_folder import RunFolder
 from ..serving import Predictor
-from ..serving.quantize import describe as describe_quantized, quantize_loaded
+from ..serving.quantize import load_int8
 from ..submission import merge
 from .common import add_config_args, add_int8_args, add_progress_args, load
 
@@ -31,10 +31,7 @@ def cmd_predict(args):
     if args.save or args.top is not None:
         raise ValueError("--save and --top go with --images (question rows are written under --out)")
     cfg = cfg or run.config()
-    loaded = None
-    if args.int8:
-        loaded, facts = quantize_loaded(run, run.load(args.weights, "cpu"), args.calib_images, args.calibration)
-        print(f"[predict] {describe_quantized(facts)}")
+    loaded = load_int8(run, args.weights, args.calib_images, args.calibration) if args.int8 else None
     family_of(cfg).predict(run.path, args.out or cfg["submission_dir"], args.tta, args.weights,
                            rows_file=args.question, progress=not args.quiet, loaded=loaded)
 

@@ -22,7 +22,7 @@ from .. import checkpoint
 from ..data.images import check_images
 from ..families import family_of
 from ..run_folder import RunFolder
-from .quantize import describe as describe_quantized, quantize_loaded
+from .quantize import load_int8
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -113,13 +113,11 @@ class Predictor:
         run's ``predict_weights``), test-time augmentation ``none``/``flip``/``ten_crop``
         (default the run's), devices (default the run's); ``top`` values per attribute.
         ``int8``: predict through the INT8 network (CPU, oneDNN), calibrated on
-        ``calib_images`` validation images (``calib_mode``: ``naive`` or ``entropy``); ``bench --run RUN --int8`` says what it costs
-        in accuracy."""
+        ``calib_images`` validation images (``calib_mode``: ``naive`` or ``entropy``);
+        ``bench --run RUN --int8`` says what it costs in accuracy."""
         run = RunFolder(run_dir)
-        if not int8:
-            return cls(run, run.load(weights, devices, log=log), tta, top)
-        loaded, facts = quantize_loaded(run, run.load(weights, "cpu", log=log), calib_images, calib_mode, log)
-        log(f"[predict] {describe_quantized(facts)}")
+        loaded = (load_int8(run, weights, calib_images, calib_mode, log) if int8
+                  else run.load(weights, devices, log=log))
         return cls(run, loaded, tta, top)
 
     def predict(self, images, progress=False):

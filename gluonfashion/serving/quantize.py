@@ -8,7 +8,6 @@ prediction time. ``quantized_dtype="auto"`` gives uint8 after ReLU and int8 wher
 can be negative; where MXNet 1.9.1 cannot run that mix (MobileNetV3's hard swish fails
 with an int8/uint8 type mismatch), the network is quantized to int8 throughout instead.
 """
-import os
 import warnings
 
 import mxnet as mx
@@ -61,10 +60,13 @@ def quantize_loaded(run, loaded, calib_images=64, calib_mode="naive", log=print)
     return loaded._replace(net=qnet), facts
 
 
-def describe(facts):
-    """One line for logs: how the network was quantized."""
-    return (f"INT8 (oneDNN, {facts['quantized_dtype']}; {facts['calibration']} calibration on "
-            f"{facts['calibration_images']} images)")
+def load_int8(run, weights=None, calib_images=64, calib_mode="naive", log=print):
+    """``run`` (a ``RunFolder``) loaded on the CPU with its ``weights`` and quantized
+    (``quantize_loaded``), for prediction; logs how it was quantized."""
+    loaded, facts = quantize_loaded(run, run.load(weights, "cpu", log=log), calib_images, calib_mode, log)
+    log(f"[predict] INT8 (oneDNN, {facts['quantized_dtype']}; {facts['calibration']} calibration on "
+        f"{facts['calibration_images']} images)")
+    return loaded
 
 
 def bench_quantizer(cfg, calib_images=64, calib_mode="naive"):

@@ -199,9 +199,7 @@ class _Bench:
         loaded run does (``hybridize_for_prediction``: fused on a CPU; or INT8, calibrated on
         the bench's images), so it trains no more."""
         if not self.predicting:
-            hybridize_for_prediction(self.net, self.ctx)
-            if self.int8:
-                self.net = self.int8(self.net, self.images)
+            self.net = self.int8(self.net, self.images) if self.int8 else hybridize_for_prediction(self.net, self.ctx)
             self.predicting = True
         transform = build_eval_transform(self.cfg, tta)
         per_batch = max(1, self.batch // transform.n_crops)    # as the families batch it
